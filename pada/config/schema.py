@@ -1,0 +1,223 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+Each option file of a group in ``conf/`` starts with ``defaults: [base_<group>]``, the schema that
+:func:`register` stores for that group, so OmegaConf type-checks every value a user can set.
+:mod:`pada.config.validate` adds the range checks a type cannot express.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class LoraConfig:
+    """LoRA adapter settings (peft)."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+@dataclass
+class ModelConfig:
+    """The student SLM.
+
+    ``source`` decides how ``path`` is read: ``asset`` (a name in pada's offline asset store),
+    ``hub`` (a Hugging Face hub id), ``local`` (a folder), or ``tiny_random`` (built in-process).
+    """
+
+    name: str = MISSING
+    source: str = "asset"
+    path: str = MISSING
+    max_length: int = 384
+    dtype: str = "auto"
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass
+class DatasetConfig:
+    """The task and its splits.
+
+    A split size is an item count, ``-1`` for "all remaining", or a fraction in (0, 1). ``sources`` restricts the
+    builder to some of its sources (``scireason``); ``path`` is the file (``jsonl``).
+    """
+
+    name: str = MISSING
+    kind: str = "multiple_choice"
+    path: str | None = None
+    sources: list[str] = field(default_factory=list)
+    train_size: float = 400
+    val_size: float = 200
+    test_size: float = 400
+    seed: int = 0
+
+
+@dataclass
+class LMConfig:
+    """A teacher or judge LLM reached through DSPy.
+
+    ``provider``: ``local`` (the embedded llama.cpp model), ``openai_compatible`` (``api_base`` +
+    ``model``), ``openai``, ``anthropic`` or ``bedrock``. Keys are read from the environment variable
+    named by ``api_key_env``, never from config.
+    """
+
+    provider: str = "local"
+    model: str = "qwen2_5_coder_1_5b_instruct"
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 768
+    timeout_s: float = 120.0
+    num_retries: int = 3
+    concurrency: int = 1
+    backend: str = "server"
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    cache: bool = True
+
+
+@dataclass
+class EmbedderConfig:
+    """The sentence embedder used to cluster error analyses and to detect near-duplicates."""
+
+    name: str = MISSING
+    source: str = "asset"
+    path: str = MISSING
+    batch_size: int = 32
+    device: str = "cpu"
+
+
+@dataclass
+class PatternMiningConfig:
+    """Error analysis batching and the k-means / elbow settings."""
+
+    analysis_batch_size: int = 1
+    max_failures: int = 40
+    k_min: int = 1
+    k_max: int = 6
+    k: int | None = None
+    min_failures_to_cluster: int = 4
+    seed: int = 0
+
+
+@dataclass
+class GenerationConfig:
+    """How many synthetic items to ask for and how they are split between the two paths."""
+
+    budget: int = 24
+    val_share: float = 0.5
+    items_per_call: int = 3
+    exemplars: int = 3
+    max_train_errors: int = 40
+    max_attempts: int = 3
+
+
+@dataclass
+class QualityGateConfig:
+    """The quality-control agent's thresholds and the structural / duplicate / leakage checks."""
+
+    enabled: bool = True
+    judge_threshold: float = 0.5
+    dedup_threshold: float = 0.92
+    decontam_ngram: int = 8
+    decontam_ngram_threshold: float = 0.5
+    decontam_embed_threshold: float = 0.9
+    min_question_chars: int = 10
+    max_question_chars: int = 1000
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning trainer and optimizer settings for one fine-tuning round."""
+
+    accelerator: str = "cpu"
+    devices: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    max_epochs: int = 1
+    max_steps: int = -1
+    batch_size: int = 8
+    eval_batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    scheduler: str = "cosine"
+    grad_clip: float = 1.0
+    num_workers: int = 0
+    restart_from_base: bool = True
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking. ``mode`` is always explicit: ``offline``, ``online`` or ``disabled``."""
+
+    mode: str = "offline"
+    project: str = "pada"
+    entity: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MethodConfig:
+    """Which augmentation method runs: PaDA, a baseline, or an ablation."""
+
+    name: str = MISSING
+    rounds: int = 1
+    patience: int = 1
+    use_val_patterns: bool = True
+    use_train_errors: bool = True
+    cluster: bool = True
+    quality_gate: bool = True
+    augment_synthetic: bool = True
+
+
+@dataclass
+class PadaConfig:
+    """The root config (``conf/config.yaml``)."""
+
+    model: ModelConfig = MISSING
+    dataset: DatasetConfig = MISSING
+    teacher: LMConfig = MISSING
+    judge: LMConfig = MISSING
+    embedder: EmbedderConfig = MISSING
+    pattern_mining: PatternMiningConfig = MISSING
+    generation: GenerationConfig = MISSING
+    quality_gate: QualityGateConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = MISSING
+    method: MethodConfig = MISSING
+    experiment_name: str = "default"
+    seed: int = 0
+    resume: str | None = None
+    dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+GROUP_SCHEMAS: dict[str, type] = {
+    "model": ModelConfig,
+    "dataset": DatasetConfig,
+    "teacher": LMConfig,
+    "judge": LMConfig,
+    "embedder": EmbedderConfig,
+    "pattern_mining": PatternMiningConfig,
+    "generation": GenerationConfig,
+    "quality_gate": QualityGateConfig,
+    "trainer": TrainerConfig,
+    "logger": LoggerConfig,
+    "method": MethodConfig,
+}
+
+
+def register() -> None:
+    """Register the root schema and one ``base_<group>`` schema per group in the ConfigStore."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=PadaConfig)
+    for group, schema in GROUP_SCHEMAS.items():
+        cs.store(group=group, name=f"base_{group}", node=schema)

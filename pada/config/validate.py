@@ -1,0 +1,133 @@
+"""Range and consistency checks on a composed config.
+
+OmegaConf's schemas already reject wrong types and unknown keys; what they cannot say is that a size
+must not be negative or that ``k_min <= k_max``. Every check here raises :class:`ConfigError` with the
+full key, the offending value and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig
+
+from pada.errors import ConfigError
+
+PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
+# Providers that cannot work without a key in the environment (bedrock may use a profile instead).
+KEY_REQUIRED = ("openai", "anthropic")
+
+
+def _fail(key: str, value: Any, expected: str) -> None:
+    raise ConfigError(f"config key `{key}` = {value!r} is invalid: expected {expected}.")
+
+
+def _check(cfg: DictConfig, key: str, ok: Callable[[Any], bool], expected: str) -> None:
+    value = cfg
+    for part in key.split("."):
+        value = value[part]
+    if not ok(value):
+        _fail(key, value, expected)
+
+
+def _is_size(v: Any) -> bool:
+    # A count (a whole number >= 0), -1 for "the rest", or a fraction in (0, 1).
+    return v == -1 or (0 < v < 1) or (v >= 0 and float(v).is_integer())
+
+
+def _unit(v: Any) -> bool:
+    return 0.0 <= v <= 1.0
+
+
+def _lm_checks(cfg: DictConfig, group: str) -> None:
+    lm = cfg[group]
+    if lm.provider not in PROVIDERS:
+        _fail(f"{group}.provider", lm.provider, "one of " + ", ".join(PROVIDERS))
+    _check(cfg, f"{group}.temperature", lambda v: 0.0 <= v <= 2.0, "a number in [0, 2]")
+    _check(cfg, f"{group}.max_tokens", lambda v: v > 0, "a positive integer")
+    _check(cfg, f"{group}.timeout_s", lambda v: v > 0, "a positive number of seconds")
+    _check(cfg, f"{group}.num_retries", lambda v: v >= 0, "an integer >= 0")
+    _check(cfg, f"{group}.concurrency", lambda v: v >= 1, "an integer >= 1")
+    if lm.provider == "local" and lm.backend not in ("server", "in_process"):
+        _fail(f"{group}.backend", lm.backend, "server or in_process")
+    if lm.provider in KEY_REQUIRED and cfg.method.name != "sft":
+        env = lm.api_key_env
+        if not env or not os.environ.get(env):
+            raise ConfigError(
+                f"config `{group}` uses provider {lm.provider!r}, which needs an API key, but the "
+                f"environment variable {env!r} named by `{group}.api_key_env` is not set. Export it, "
+                f"or pick the embedded teacher with `{group}=local`."
+            )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check a composed pada config; raise :class:`ConfigError` naming the first bad key.
+
+    Args:
+        cfg: The composed root config.
+
+    Raises:
+        ConfigError: A value is out of range or inconsistent with another.
+    """
+    size = "a count >= 0, -1 (all remaining) or a fraction in (0, 1)"
+    for key in ("dataset.train_size", "dataset.val_size", "dataset.test_size"):
+        _check(cfg, key, _is_size, size)
+    if cfg.dataset.kind not in ("multiple_choice", "free_form"):
+        _fail("dataset.kind", cfg.dataset.kind, "multiple_choice or free_form")
+    if cfg.model.source not in ("asset", "hub", "local", "tiny_random"):
+        _fail("model.source", cfg.model.source, "asset, hub, local or tiny_random")
+    _check(cfg, "model.max_length", lambda v: v >= 16, "an integer >= 16")
+    _check(cfg, "model.lora.r", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, "model.lora.dropout", lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+    if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        _fail("model.dtype", cfg.model.dtype, "auto, float32, bfloat16 or float16")
+
+    _lm_checks(cfg, "teacher")
+    _lm_checks(cfg, "judge")
+
+    pm = "pattern_mining"
+    _check(cfg, f"{pm}.analysis_batch_size", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{pm}.max_failures", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{pm}.k_min", lambda v: v >= 1, "an integer >= 1")
+    if cfg[pm].k_max < cfg[pm].k_min:
+        _fail(f"{pm}.k_max", cfg[pm].k_max, f"an integer >= pattern_mining.k_min ({cfg[pm].k_min})")
+    if cfg[pm].k is not None and cfg[pm].k < 1:
+        _fail(f"{pm}.k", cfg[pm].k, "null (elbow) or an integer >= 1")
+    _check(cfg, f"{pm}.min_failures_to_cluster", lambda v: v >= 1, "an integer >= 1")
+
+    _check(cfg, "generation.budget", lambda v: v >= 0, "an integer >= 0")
+    _check(cfg, "generation.val_share", _unit, "a number in [0, 1]")
+    _check(cfg, "generation.items_per_call", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, "generation.exemplars", lambda v: v >= 0, "an integer >= 0")
+    _check(cfg, "generation.max_train_errors", lambda v: v >= 0, "an integer >= 0")
+    _check(cfg, "generation.max_attempts", lambda v: v >= 1, "an integer >= 1")
+
+    for key in ("judge_threshold", "dedup_threshold", "decontam_ngram_threshold", "decontam_embed_threshold"):
+        _check(cfg, f"quality_gate.{key}", _unit, "a number in [0, 1]")
+    _check(cfg, "quality_gate.decontam_ngram", lambda v: v >= 1, "an integer >= 1")
+    qg = cfg.quality_gate
+    if qg.max_question_chars < qg.min_question_chars:
+        _fail("quality_gate.max_question_chars", qg.max_question_chars, "a value >= min_question_chars")
+
+    tr = "trainer"
+    _check(cfg, f"{tr}.devices", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{tr}.max_epochs", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{tr}.batch_size", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{tr}.eval_batch_size", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{tr}.grad_accum", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{tr}.lr", lambda v: 0 < v < 1, "a learning rate in (0, 1)")
+    _check(cfg, f"{tr}.warmup_ratio", _unit, "a number in [0, 1]")
+    _check(cfg, f"{tr}.grad_clip", lambda v: v >= 0, "a number >= 0 (0 = off)")
+    if cfg[tr].scheduler not in ("cosine", "linear", "constant"):
+        _fail(f"{tr}.scheduler", cfg[tr].scheduler, "cosine, linear or constant")
+
+    if cfg.logger.mode not in ("offline", "online", "disabled"):
+        _fail("logger.mode", cfg.logger.mode, "offline, online or disabled")
+
+    m = cfg.method
+    _check(cfg, "method.rounds", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, "method.patience", lambda v: v >= 1, "an integer >= 1")
+    if m.name != "sft" and not (m.use_val_patterns or m.use_train_errors):
+        _fail("method.use_val_patterns", m.use_val_patterns, "true when use_train_errors is false")

@@ -1,0 +1,44 @@
+"""Invalid values are rejected with a message naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from pada.config import validate
+from pada.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("dataset.train_size=-5", "dataset.train_size"),
+        ("dataset.val_size=2.5", "dataset.val_size"),
+        ("pattern_mining.k_min=9", "pattern_mining.k_max"),
+        ("quality_gate.judge_threshold=1.5", "quality_gate.judge_threshold"),
+        ("quality_gate.dedup_threshold=-0.1", "quality_gate.dedup_threshold"),
+        ("generation.budget=-1", "generation.budget"),
+        ("generation.val_share=2", "generation.val_share"),
+        ("trainer.lr=0", "trainer.lr"),
+        ("trainer.scheduler=step", "trainer.scheduler"),
+        ("logger.mode=maybe", "logger.mode"),
+        ("teacher.provider=cohere", "teacher.provider"),
+        ("method.rounds=0", "method.rounds"),
+    ],
+)
+def test_bad_value_names_its_key(compose, override: str, key: str) -> None:
+    cfg = compose(override)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(cfg)
+
+
+def test_sizes_accept_counts_rest_and_fractions(compose) -> None:
+    validate(compose("dataset.train_size=0.5", "dataset.val_size=100", "dataset.test_size=-1"))
+
+
+def test_teacher_without_key_is_named(compose, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = compose("teacher=openai")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        validate(cfg)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    validate(compose("teacher=openai"))
