@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml requirements.lock
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -r requirements.lock
+	# W&B's sweep algorithms declare numpy<2 yet run on numpy 2 (tested): no resolver for them.
+	$(BIN)/python -m pip install -q --no-deps sweeps==0.3.0
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
@@ -45,7 +47,9 @@ lint: setup
 
 # Regenerate the lock file from the current venv (after changing pyproject.toml's dependencies).
 lock:
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^pada' > requirements.lock
+	$(BIN)/python -m pip freeze --exclude-editable \
+	  | grep -v -E '^(pada|sweeps)[ =@]' \
+	  | sed -E 's/^llama_cpp_python @ .*/llama-cpp-python==0.3.36/' > requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)

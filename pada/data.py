@@ -38,6 +38,7 @@ def prepare_splits(dataset: DictConfig, out_dir: Path) -> dict[str, list[Item]]:
         val_size=_size(dataset.val_size),
         test_size=_size(dataset.test_size),
         seed=dataset.seed,
+        stratify=dataset.stratify,
     )
     write_manifest(splits, out_dir / "data" / "split_manifest.json")
     return {"train": splits.train, "validation": splits.validation, "test": splits.test}

@@ -44,8 +44,9 @@ class ModelConfig:
 class DatasetConfig:
     """The task and its splits.
 
-    A split size is an item count, ``-1`` for "all remaining", or a fraction in (0, 1). ``sources`` restricts the
-    builder to some of its sources (``scireason``); ``path`` is the file (``jsonl``).
+    A split size is an item count, ``-1`` for "all remaining", or a fraction in (0, 1).
+    ``sources`` restricts the builder to some of its sources (``scireason``; empty = all);
+    ``path`` is the file (``jsonl``). ``stratify`` keeps each split's mix of sources.
     """
 
     name: str = MISSING
@@ -55,6 +56,7 @@ class DatasetConfig:
     train_size: float = 400
     val_size: float = 200
     test_size: float = 400
+    stratify: bool = True
     seed: int = 0
 
 

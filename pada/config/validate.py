@@ -112,7 +112,7 @@ def validate(cfg: DictConfig) -> None:
         _fail("quality_gate.max_question_chars", qg.max_question_chars, "a value >= min_question_chars")
 
     tr = "trainer"
-    _check(cfg, f"{tr}.devices", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{tr}.devices", lambda v: v >= 1 or v == -1, "an integer >= 1, or -1 for all")
     _check(cfg, f"{tr}.max_epochs", lambda v: v >= 1, "an integer >= 1")
     _check(cfg, f"{tr}.batch_size", lambda v: v >= 1, "an integer >= 1")
     _check(cfg, f"{tr}.eval_batch_size", lambda v: v >= 1, "an integer >= 1")

