@@ -199,6 +199,7 @@ class PadaConfig:
     seed: int = 0
     resume: str | None = None
     dry_run: bool = False
+    export_merged: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,18 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     if len(words) < n:
         return {tuple(words)} if words else set()
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+#: Judge checks that no score can outweigh: a wrong or ambiguous label makes an item harmful.
+CRITICAL_CHECKS = ("answer_correct", "answer_unique")
+
+
+def judge_score(verdict: Any) -> float:
+    """The judge's score in [0, 1] (share of checks passed), or 0 when a critical check failed."""
+    checks = getattr(verdict, "checks", {}) or {}
+    if getattr(verdict, "failed", False) or any(checks.get(c) is False for c in CRITICAL_CHECKS):
+        return 0.0
+    return float(verdict.score)
 
 
 @dataclass

@@ -1,0 +1,45 @@
+"""The teacher-side agents of PaDA: error analysis, pattern mining, strategies, generation, judging.
+
+:class:`AgentSuite` is the facade the loop calls; the rest are its parts (LM construction, DSPy
+signatures and modules, robust calls, usage, mining, records). Nothing here knows about training.
+"""
+
+from pada.agents.lm import LMHandle, TeacherLMs, build_lm, open_lms
+from pada.agents.records import (
+    AgentFailure,
+    Analysis,
+    Cluster,
+    GeneratedItem,
+    MiningResult,
+    Pattern,
+    Strategy,
+    Verdict,
+    read_jsonl,
+    write_jsonl,
+)
+from pada.agents.robust import TeacherUnavailable
+from pada.agents.suite import DEFAULT_TASK, AgentSuite
+from pada.agents.usage import AgentUsage, TeacherBudgetExceeded, UsageMeter
+
+__all__ = [
+    "DEFAULT_TASK",
+    "AgentFailure",
+    "AgentSuite",
+    "AgentUsage",
+    "Analysis",
+    "Cluster",
+    "GeneratedItem",
+    "LMHandle",
+    "MiningResult",
+    "Pattern",
+    "Strategy",
+    "TeacherBudgetExceeded",
+    "TeacherLMs",
+    "TeacherUnavailable",
+    "UsageMeter",
+    "Verdict",
+    "build_lm",
+    "open_lms",
+    "read_jsonl",
+    "write_jsonl",
+]

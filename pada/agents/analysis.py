@@ -1,0 +1,118 @@
+"""Error analysis: the teacher's diagnosis of each validation failure, one or several per call."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from pada.agents.context import MAX_TOKENS, AgentContext, letter_and_text
+from pada.agents.lm import _get
+from pada.agents.modules import ErrorAnalysis
+from pada.agents.parsing import ParseError, format_options, nonempty
+from pada.agents.records import Analysis
+from pada.agents.signatures import first_int
+from pada.tasks.schema import EvalRecord
+
+log = logging.getLogger(__name__)
+
+AGENT = "error_analysis"
+
+
+def failure_inputs(r: EvalRecord) -> dict[str, str]:
+    """A failure as the analysis and error-correcting prompts show it."""
+    return {
+        "question": r.question if not r.context else f"{r.context}\n{r.question}",
+        "options": format_options(r.choices),
+        "student_answer": letter_and_text(r.prediction, r.choices),
+        "correct_answer": letter_and_text(r.gold, r.choices),
+    }
+
+
+class ErrorAnalyst:
+    """Runs :class:`~pada.agents.modules.ErrorAnalysis` over failures, robustly.
+
+    Args:
+        ctx: The suite's shared state.
+        pattern_mining: The ``pattern_mining`` config (``max_failures``, ``analysis_batch_size``).
+    """
+
+    def __init__(self, ctx: AgentContext, pattern_mining: Any = None) -> None:
+        self.ctx = ctx
+        self.cfg = pattern_mining or {}
+        self.module = ErrorAnalysis()
+
+    def __call__(self, records: Sequence[EvalRecord]) -> list[Analysis]:
+        """Analyse the failed records (see :meth:`AgentSuite.analyze_errors`)."""
+        ctx = self.ctx
+        failed = [r for r in records if not r.correct]
+        limit = int(_get(self.cfg, "max_failures", 0) or 0)
+        if limit and len(failed) > limit:
+            failed = sorted(random.Random(ctx.seed).sample(failed, limit), key=lambda r: r.id)
+        ctx.guard.add(r.question for r in failed if r.split != "train")
+        size = max(1, int(_get(self.cfg, "analysis_batch_size", 1)))
+        batches = [failed[i : i + size] for i in range(0, len(failed), size)]
+        out = [a for group in ctx.map(ctx.teacher, self._batch, batches) for a in group]
+        log.info("error analysis: %d of %d failures analysed", len(out), len(failed))
+        return out
+
+    def _batch(self, batch: list[EvalRecord]) -> list[Analysis]:
+        if len(batch) == 1:
+            return self._one(batch[0])
+
+        def parse(pred: Any) -> list[Analysis]:
+            got: dict[int, Analysis] = {}
+            for a in pred.analyses or []:
+                i = first_int(a.failure)
+                i = i - 1 if isinstance(i, int) else -1
+                if 0 <= i < len(batch) and i not in got:
+                    try:
+                        got[i] = _analysis(batch[i], a.root_cause, a.error_scenario, a.missing_knowledge)
+                    except ParseError:
+                        continue
+            if not got:
+                raise ParseError("no usable analysis in the batch")
+            return [got[i] for i in sorted(got)]
+
+        outcome = self.ctx.teacher.run(
+            AGENT,
+            "batch/" + ",".join(r.id for r in batch),
+            self.module,
+            {"task": self.ctx.task, "failures": [failure_inputs(r) for r in batch]},
+            parse,
+            lm_kwargs=self.ctx.cap(self.ctx.teacher, MAX_TOKENS[AGENT] * len(batch)),
+        )
+        self.ctx.record(outcome.failure)
+        done = list(outcome.value or [])
+        have = {a.id for a in done}
+        missing = [r for r in batch if r.id not in have]
+        if missing and outcome.ok:
+            self.ctx.usage.count(AGENT, parse_failures=len(missing))
+        # Whatever a batched answer left out gets a call of its own.
+        for r in missing:
+            done.extend(self._one(r))
+        order = {r.id: i for i, r in enumerate(batch)}
+        return sorted(done, key=lambda a: order[a.id])
+
+    def _one(self, r: EvalRecord) -> list[Analysis]:
+        outcome = self.ctx.teacher.run(
+            AGENT,
+            f"one/{r.id}",
+            self.module,
+            {"task": self.ctx.task, "failures": [failure_inputs(r)]},
+            lambda p: _analysis(r, p.root_cause, p.error_scenario, p.missing_knowledge),
+            lm_kwargs=self.ctx.cap(self.ctx.teacher, MAX_TOKENS[AGENT]),
+        )
+        self.ctx.record(outcome.failure)
+        return [outcome.value] if outcome.value is not None else []
+
+
+def _analysis(r: EvalRecord, root: Any, scenario: Any, missing: Any) -> Analysis:
+    return Analysis(
+        id=r.id,
+        root_cause=nonempty(root, "root_cause"),
+        error_scenario=nonempty(scenario, "error_scenario"),
+        missing_knowledge=nonempty(missing, "missing_knowledge"),
+        split=r.split,
+    )

@@ -1,0 +1,191 @@
+"""Data generation: new multiple-choice items from a strategy (PaDA) or from a training failure (LLM2LLM).
+
+Validation and test items never reach a generator: only the strategy (scrubbed of held-out sentences)
+and training items travel. Items come back one call at a time, ``items_per_call`` per call; each call
+has its own rollout and lists the questions already written as "avoid", and duplicates, copies of the
+examples and copies of held-out questions are dropped, so asking for K items gives K distinct ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pada.agents.analysis import failure_inputs
+from pada.agents.context import AgentContext
+from pada.agents.leakage import ngrams
+from pada.agents.lm import _get
+from pada.agents.modules import ErrorCorrectingGeneration, PatternGuidedGeneration
+from pada.agents.parsing import ParseError, format_item, to_mc_item
+from pada.agents.records import GeneratedItem, Strategy
+from pada.tasks.schema import EvalRecord, MCItem, normalize_text
+
+log = logging.getLogger(__name__)
+
+#: Output tokens per call: a fixed part plus a share per item asked for.
+TOKENS_BASE, TOKENS_PER_ITEM = 40, 150
+#: Share of a source's word 5-grams above which a generated question counts as its copy.
+COPY_SHARE = 0.6
+#: How many of the questions already written are listed as "avoid" (the most recent ones).
+MAX_AVOID = 8
+
+Make = Callable[[MCItem, str, int], GeneratedItem]
+
+
+def content_id(text: str) -> str:
+    """A stable id from a question's normalized text (the same question gets the same id on resume)."""
+    return "syn-" + hashlib.sha1(normalize_text(text).encode()).hexdigest()[:12]
+
+
+def _is_copy(question: str, sources: Sequence[str]) -> bool:
+    grams = ngrams(question, 5)
+    for s in sources:
+        other = ngrams(s, 5)
+        if other and len(grams & other) / len(other) >= COPY_SHARE:
+            return True
+    return False
+
+
+class Generator:
+    """Runs the two generation agents.
+
+    Args:
+        ctx: The suite's shared state.
+        generation: The ``generation`` config (``items_per_call``, ``max_attempts``).
+    """
+
+    def __init__(self, ctx: AgentContext, generation: Any = None) -> None:
+        self.ctx = ctx
+        self.cfg = generation or {}
+        self.pattern_module = PatternGuidedGeneration()
+        self.error_module = ErrorCorrectingGeneration()
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def from_strategy(self, strategy: Strategy, exemplars: Sequence[MCItem], n: int) -> list[GeneratedItem]:
+        """Items that follow a strategy (see :meth:`AgentSuite.generate_from_strategy`)."""
+        guard = self.ctx.guard
+        # An exemplar that is (nearly) a held-out item is dropped; one that merely shares a phrase is kept.
+        safe = [e for e in exemplars if guard.max_share(e.question) < 0.5]
+        if len(safe) < len(exemplars):
+            log.warning(
+                "generation: dropped %d exemplars that overlap held-out items", len(exemplars) - len(safe)
+            )
+        text = "\n".join(guard.scrub(line) for line in strategy.text().splitlines())
+        examples = "\n\n".join(format_item(e) for e in safe) or "(none)"
+        meta = {"path": "pattern", "origin": strategy.id, "pattern_id": strategy.pattern_id}
+        return self._generate(
+            "pattern_generation",
+            f"gen/{strategy.id}",
+            self.pattern_module,
+            {"task": self.ctx.task, "strategy": text, "examples": examples},
+            n,
+            self._maker("pattern", strategy.id, text, meta),
+            [e.question for e in safe],
+        )
+
+    def from_train_error(self, record: EvalRecord, n: int) -> list[GeneratedItem]:
+        """Items exercising a training failure's skill (see :meth:`AgentSuite.generate_from_train_error`)."""
+        if record.split != "train":
+            raise ValueError(
+                f"generate_from_train_error takes training failures only, got split={record.split!r}"
+            )
+        target = f"the same knowledge as this training question: {record.question}"
+        return self._generate(
+            "error_generation",
+            f"train/{record.id}",
+            self.error_module,
+            {"task": self.ctx.task, **failure_inputs(record)},
+            n,
+            self._maker("train_error", record.id, target, {"path": "train_error", "origin": record.id}),
+            [record.question],
+        )
+
+    @staticmethod
+    def _maker(path: str, origin: str, target: str, meta: dict[str, Any]) -> Make:
+        def make(item: MCItem, rationale: str, rollout: int) -> GeneratedItem:
+            final = MCItem(
+                id=content_id(item.question),
+                question=item.question,
+                choices=item.choices,
+                answer=item.answer,
+                source="synthetic",
+                meta={**meta, "rollout": rollout, "rationale": rationale},
+            )
+            return GeneratedItem(final, rationale, path, origin, target, rollout)
+
+        return make
+
+    def _why_not_new(self, item: MCItem, sources: Sequence[str]) -> str | None:
+        if self.ctx.guard.max_share(item.question) >= COPY_SHARE:
+            return "copies a held-out question"
+        if _is_copy(item.question, sources):
+            return "copies an example"
+        norm = normalize_text(item.question)
+        with self._lock:
+            if norm in self._seen:
+                return "duplicate"
+            self._seen.add(norm)
+        return None
+
+    def _generate(
+        self,
+        agent: str,
+        key: str,
+        module: Any,
+        inputs: dict[str, Any],
+        n: int,
+        make: Make,
+        sources: Sequence[str],
+    ) -> list[GeneratedItem]:
+        ctx = self.ctx
+        per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
+        # Enough calls for n items, plus a few spare for answers that were all duplicates or malformed.
+        max_calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
+        out: list[GeneratedItem] = []
+        for call in range(max_calls):
+            if len(out) >= n:
+                break
+            want = min(per_call, n - len(out))
+
+            def parse(pred: Any, want: int = want) -> list[tuple[MCItem, str]]:
+                items, bad = [], 0
+                for raw in list(pred.questions or [])[: want + 2]:
+                    try:
+                        items.append(to_mc_item(raw, "pending"))
+                    except ParseError:
+                        bad += 1  # one malformed item does not cost its siblings
+                if bad:
+                    ctx.usage.count(agent, parse_failures=bad)
+                if not items:
+                    raise ParseError("no valid item in the answer")
+                return items
+
+            outcome = ctx.teacher.run(
+                agent,
+                f"{key}/call{call}",
+                module,
+                {
+                    **inputs,
+                    "avoid": "\n".join(f"- {g.item.question[:120]}" for g in out[-MAX_AVOID:]),
+                    "n": want,
+                },
+                parse,
+                lm_kwargs=ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * want),
+            )
+            ctx.record(outcome.failure)
+            for item, rationale in outcome.value or []:
+                why = self._why_not_new(item, sources)
+                if why:
+                    ctx.usage.count(agent, dropped=1)
+                    log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
+                    continue
+                out.append(make(item, rationale, outcome.rollout))
+                if len(out) >= n:
+                    break
+        if len(out) < n:
+            log.info("%s %s: %d of %d items after %d calls", agent, key, len(out), n, max_calls)
+        return out

@@ -1,0 +1,86 @@
+"""Keeping held-out text out of generation prompts.
+
+Only the abstract pattern and strategy may travel from the validation failures to the generator.
+Analyses and pattern summaries are written by a model that did read validation questions, and it may
+quote them; :class:`HeldOutGuard` remembers the held-out (validation and test) texts as word n-grams,
+scrubs sentences that share one, and measures how much of a held-out item a text contains.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+
+from pada.tasks.schema import normalize_text
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    """Word n-grams of :func:`normalize_text` (a text shorter than ``n`` words gives itself as one gram)."""
+    words = normalize_text(text).split()
+    if not words:
+        return set()
+    if len(words) < n:
+        return {tuple(words)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+class HeldOutGuard:
+    """Word n-gram index of held-out texts.
+
+    Args:
+        n: The n-gram length; held-out texts shorter than ``n`` words are matched as a whole.
+    """
+
+    def __init__(self, n: int = 6) -> None:
+        self.n = n
+        self._grams: dict[tuple[str, ...], set[int]] = {}
+        self._sizes: list[int] = []
+        self._short: list[str] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sizes) + len(self._short)
+
+    def add(self, texts: Iterable[str]) -> None:
+        """Remember more held-out texts (questions of validation and test items)."""
+        with self._lock:
+            for text in texts:
+                grams = ngrams(text, self.n)
+                if not grams:
+                    continue
+                if len(next(iter(grams))) < self.n:
+                    self._short.append(" ".join(next(iter(grams))))
+                    continue
+                idx = len(self._sizes)
+                self._sizes.append(len(grams))
+                for g in grams:
+                    self._grams.setdefault(g, set()).add(idx)
+
+    def shared(self, text: str) -> bool:
+        """Whether ``text`` shares any n-gram with a held-out text (or contains a short one whole)."""
+        if any(g in self._grams for g in ngrams(text, self.n)):
+            return True
+        norm = f" {normalize_text(text)} "
+        return any(f" {s} " in norm for s in self._short)
+
+    def max_share(self, text: str) -> float:
+        """The largest share of one held-out text's n-grams found in ``text`` (0 = nothing, 1 = all)."""
+        counts: dict[int, int] = {}
+        for g in ngrams(text, self.n):
+            for idx in self._grams.get(g, ()):
+                counts[idx] = counts.get(idx, 0) + 1
+        best = max((c / self._sizes[i] for i, c in counts.items()), default=0.0)
+        norm = f" {normalize_text(text)} "
+        if any(f" {s} " in norm for s in self._short):
+            best = 1.0
+        return best
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the sentences that share an n-gram with a held-out text."""
+        if not len(self):
+            return text
+        kept = [s for s in _SENTENCE.split(text) if s.strip() and not self.shared(s)]
+        return " ".join(s.strip() for s in kept)

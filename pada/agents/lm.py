@@ -1,0 +1,285 @@
+"""Build the teacher and judge ``dspy.LM`` objects from their configs, and own what they need.
+
+Providers:
+
+- ``local``: the embedded GGUF on llama.cpp, as a loopback OpenAI-compatible server that pada starts
+  and stops (``backend: server``) or as an in-process DSPy engine (``backend: in_process``). When the
+  teacher and the judge are the same local model they share one runtime.
+- ``openai_compatible``: ``api_base`` + ``model`` (vLLM, Ollama, a llama.cpp server, a proxy).
+- ``openai``, ``anthropic``, ``bedrock``: LiteLLM model strings; keys only from the environment.
+
+DSPy's response cache is process-global, so :func:`open_lms` points it at the run's
+``teacher_cache/`` folder (or ``<role>.cache_dir``) for the duration of the context and restores the
+previous cache afterwards; each LM's own ``cache`` flag decides whether it reads and writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from pada.agents.usage import Budget
+from pada.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
+#: Providers whose API takes a ``seed``: distinct rollouts then sample differently and reproducibly.
+SEEDED = ("local", "openai_compatible", "openai")
+#: The key every local OpenAI-compatible server accepts (they check none).
+LOCAL_KEY = "sk-local"
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    # Works for DictConfig, dict and dataclass configs; optional keys may be absent from older schemas.
+    if isinstance(cfg, Mapping) or hasattr(cfg, "get"):
+        try:
+            value = cfg.get(key, default)
+        except Exception:  # a structured config without the key
+            value = default
+        return default if value is None else value
+    value = getattr(cfg, key, default)
+    return default if value is None else value
+
+
+@dataclass
+class LMHandle:
+    """One configured LM and how the agents should use it.
+
+    Attributes:
+        role: ``teacher`` or ``judge``.
+        lm: The DSPy LM.
+        provider: The config's provider.
+        concurrency: How many calls may run at once.
+        seeded: Whether each rollout sends its own ``seed`` (see :data:`SEEDED`).
+        budget: The run's call / token limits for this LM.
+        adapter: ``json``, ``dspy_json`` or ``chat``: how prompts are formatted (see :meth:`make_adapter`).
+        max_attempts: Tries per unit of work before it is recorded as failed.
+    """
+
+    role: str
+    lm: dspy.LM
+    provider: str
+    concurrency: int = 1
+    seeded: bool = True
+    budget: Budget = field(default_factory=Budget)
+    adapter: str = "json"
+    max_attempts: int = 3
+
+    def make_adapter(self) -> dspy.Adapter:
+        """A fresh adapter of the configured kind; never a silent fallback (a parse failure is counted).
+
+        ``json`` (default): :class:`~pada.agents.adapters.CompactJSONAdapter`; ``dspy_json``: DSPy's
+        JSONAdapter (schemas in the prompt); ``chat``: DSPy's ChatAdapter (``[[ ## field ## ]]`` markers).
+        """
+        from pada.agents.adapters import CompactJSONAdapter
+
+        if self.adapter == "json":
+            return CompactJSONAdapter()
+        if self.adapter == "dspy_json":
+            return dspy.JSONAdapter()
+        if self.adapter == "chat":
+            return dspy.ChatAdapter(use_json_adapter_fallback=False)
+        raise ConfigError(
+            f"config key `{self.role}.adapter` = {self.adapter!r} is invalid: "
+            "expected json, dspy_json or chat."
+        )
+
+
+def resolve_gguf(model: str) -> Path:
+    """The GGUF file for a local teacher: a path to a ``.gguf`` file, or an asset name.
+
+    Raises:
+        ConfigError: The path does not exist.
+    """
+    candidate = Path(os.path.expanduser(model))
+    if candidate.suffix == ".gguf" or candidate.is_file():
+        if not candidate.is_file():
+            raise ConfigError(f"config key `teacher.model` = {model!r}: no such GGUF file.")
+        return candidate
+    from pada.assets import asset_path  # lazy: fetching assets is not needed for remote teachers
+
+    return Path(asset_path(model))
+
+
+def _api_key(cfg: Any, role: str, required: bool) -> str | None:
+    env = _get(cfg, "api_key_env")
+    key = os.environ.get(env) if env else None
+    if required and not key:
+        raise ConfigError(
+            f"`{role}` uses provider {cfg.provider!r}, which needs an API key, but the environment variable "
+            f"{env!r} named by `{role}.api_key_env` is not set."
+        )
+    return key
+
+
+def _prefixed(prefix: str, model: str) -> str:
+    return model if model.startswith(f"{prefix}/") else f"{prefix}/{model}"
+
+
+class _Runtimes:
+    """Local llama.cpp runtimes of one :func:`open_lms` context, shared between teacher and judge."""
+
+    def __init__(self, stack: contextlib.ExitStack, log_dir: Path | None) -> None:
+        self.stack = stack
+        self.log_dir = log_dir
+        self._by_key: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, path: Path, backend: str, n_ctx: int, n_threads: int | None) -> Any:
+        key = (str(path), backend, n_ctx, n_threads)
+        if key not in self._by_key:
+            if backend == "server":
+                from pada.agents.local_server import LocalServer
+
+                log_path = self.log_dir / "teacher_server.log" if self.log_dir else None
+                server = LocalServer(
+                    path, alias="teacher", n_ctx=n_ctx, n_threads=n_threads, log_path=log_path
+                )
+                self._by_key[key] = self.stack.enter_context(server)
+            elif backend == "in_process":
+                from pada.agents.local_engine import LlamaCppEngine
+
+                engine = LlamaCppEngine(path, n_ctx=n_ctx, n_threads=n_threads, name="teacher")
+                self.stack.callback(engine.close)
+                self._by_key[key] = engine
+            else:
+                raise ConfigError(
+                    f"`teacher.backend` = {backend!r} is invalid: expected server or in_process."
+                )
+        return self._by_key[key]
+
+
+def build_lm(cfg: Any, role: str = "teacher", runtimes: _Runtimes | None = None) -> LMHandle:
+    """Build one LM from an :class:`~pada.config.schema.LMConfig`.
+
+    Args:
+        cfg: The ``teacher`` or ``judge`` config node.
+        role: ``teacher`` or ``judge`` (names config keys in messages and the budget).
+        runtimes: Where local runtimes are started and shared; required for ``provider: local``.
+
+    Returns:
+        The LM with the settings the agents need to drive it.
+
+    Raises:
+        ConfigError: An unknown provider, a missing key or api_base, a missing GGUF.
+    """
+    provider = cfg.provider
+    common: dict[str, Any] = {
+        "temperature": float(cfg.temperature),
+        "max_tokens": int(cfg.max_tokens),
+        "num_retries": int(cfg.num_retries),
+        "cache": bool(_get(cfg, "cache", True)),
+    }
+    timeout = float(_get(cfg, "timeout_s", 120.0))
+    if provider == "local":
+        if runtimes is None:
+            raise ValueError("a local teacher needs a runtime owner: build it inside open_lms()")
+        path = resolve_gguf(str(cfg.model))
+        backend = str(_get(cfg, "backend", "server"))
+        runtime = runtimes.get(path, backend, int(_get(cfg, "n_ctx", 4096)), _get(cfg, "n_threads"))
+        if backend == "server":
+            lm = dspy.LM(
+                "openai/teacher", api_base=runtime.api_base, api_key=LOCAL_KEY, timeout=timeout, **common
+            )
+        else:
+            # A custom engine owns its connection: no api_base, key or timeout are passed.
+            lm = dspy.LM("local/teacher", engine=runtime, **common)
+    elif provider == "openai_compatible":
+        base = _get(cfg, "api_base")
+        if not base:
+            raise ConfigError(
+                f"`{role}.api_base` must be set for provider openai_compatible (e.g. http://host:8000/v1)."
+            )
+        key = _api_key(cfg, role, required=False) or LOCAL_KEY
+        lm = dspy.LM(
+            _prefixed("openai", str(cfg.model)), api_base=base, api_key=key, timeout=timeout, **common
+        )
+    elif provider in ("openai", "anthropic"):
+        key = _api_key(cfg, role, required=True)
+        lm = dspy.LM(_prefixed(provider, str(cfg.model)), api_key=key, timeout=timeout, **common)
+    elif provider == "bedrock":
+        # Credentials come from the AWS environment / profile, which LiteLLM reads itself.
+        lm = dspy.LM(_prefixed("bedrock", str(cfg.model)), timeout=timeout, **common)
+    else:
+        raise ConfigError(
+            f"`{role}.provider` = {provider!r} is invalid: expected one of {', '.join(PROVIDERS)}."
+        )
+    return LMHandle(
+        role=role,
+        lm=lm,
+        provider=provider,
+        concurrency=max(1, int(_get(cfg, "concurrency", 1))),
+        seeded=provider in SEEDED,
+        budget=Budget(max_calls=_get(cfg, "max_calls"), max_tokens=_get(cfg, "max_total_tokens")),
+        adapter=str(_get(cfg, "adapter", "json")),
+        max_attempts=max(1, int(_get(cfg, "max_attempts", 3))),
+    )
+
+
+@contextlib.contextmanager
+def dspy_cache_at(cache_dir: str | Path | None) -> Iterator[None]:
+    """Point DSPy's global response cache at ``cache_dir`` for the context (memory-only if ``None``).
+
+    The previous cache is restored on exit, so jobs of a multirun sharing a process do not leak
+    cached answers into each other's folders.
+    """
+    previous = dspy.cache
+    if cache_dir is None:
+        dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
+    else:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(cache_dir))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            dspy.cache.disk_cache.close()  # type: ignore[union-attr]
+        with dspy._cache_lock:
+            dspy.cache = previous
+
+
+@dataclass
+class TeacherLMs:
+    """The teacher and the judge of one run (possibly the same runtime underneath)."""
+
+    teacher: LMHandle
+    judge: LMHandle
+
+
+@contextlib.contextmanager
+def open_lms(
+    teacher_cfg: Any,
+    judge_cfg: Any | None = None,
+    run_dir: str | Path | None = None,
+) -> Iterator[TeacherLMs]:
+    """Build the teacher and judge LMs, start what they need, and stop it all on exit.
+
+    Args:
+        teacher_cfg: The ``teacher`` config.
+        judge_cfg: The ``judge`` config (``None``: the teacher judges too).
+        run_dir: The run folder: the cache goes to ``<run_dir>/teacher_cache`` unless
+            ``teacher.cache_dir`` is set, and the local server's log to ``<run_dir>/teacher_server.log``.
+            ``None`` keeps the cache in memory only.
+
+    Yields:
+        The two LMs.
+    """
+    # LiteLLM otherwise fetches its cost map over HTTPS on import; pada runs offline.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    run_dir = Path(run_dir) if run_dir is not None else None
+    cache_dir = _get(teacher_cfg, "cache_dir") or (run_dir / "teacher_cache" if run_dir else None)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(dspy_cache_at(cache_dir))
+        runtimes = _Runtimes(stack, run_dir)
+        teacher = build_lm(teacher_cfg, "teacher", runtimes)
+        judge = build_lm(judge_cfg, "judge", runtimes) if judge_cfg is not None else None
+        if judge is None:
+            judge = LMHandle(**{**teacher.__dict__, "role": "judge", "budget": Budget()})
+        yield TeacherLMs(teacher=teacher, judge=judge)

@@ -1,0 +1,187 @@
+"""Pattern mining: embed the error analyses, run k-means over a range of K, pick K at the elbow.
+
+The elbow is found with ``kneed`` (the Kneedle algorithm) on the inertia curve. Small inputs are
+handled explicitly instead of letting k-means or the knee finder fail: no analyses -> skipped; fewer
+than ``min_failures_to_cluster`` -> one cluster; a curve too short or without a knee -> the largest
+second difference, or ``k_min``. Every decision is written down in :attr:`MiningResult.reason`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pada.agents.records import Analysis, Cluster, MiningResult
+
+log = logging.getLogger(__name__)
+
+
+def _cfg(cfg: Any, key: str, default: Any) -> Any:
+    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+    return default if value is None and default is not None else value
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float]:
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
+    return km.labels_, float(km.inertia_)
+
+
+def choose_k(inertia: dict[int, float]) -> tuple[int, str]:
+    """The K at the elbow of an inertia curve, and why.
+
+    Args:
+        inertia: ``{K: inertia}`` for consecutive K.
+
+    Returns:
+        ``(K, reason)``.
+    """
+    ks = sorted(inertia)
+    ys = [inertia[k] for k in ks]
+    scale = max(ys[0], 1e-12)
+    exact = next((k for k, y in zip(ks, ys, strict=True) if y <= 1e-9 * scale), None)
+    if exact is not None:
+        # Once clusters fit the points exactly, more clusters explain nothing: cut the flat tail.
+        if exact == ks[0]:
+            return exact, f"inertia is already zero at K={exact}"
+        ks, ys = ks[: ks.index(exact) + 1], ys[: ks.index(exact) + 1]
+        if len(ks) < 3:
+            return exact, f"inertia reaches zero at K={exact}: the analyses form {exact} exact groups"
+    if len(ks) == 1:
+        return ks[0], f"only K={ks[0]} was possible"
+    if len(ks) >= 3:
+        from kneed import KneeLocator
+
+        knee = KneeLocator(ks, ys, curve="convex", direction="decreasing").knee
+        if knee is not None:
+            return int(knee), f"elbow (kneed) of the inertia curve over K={ks[0]}..{ks[-1]}"
+        # No knee (e.g. a straight line): the sharpest bend is the next best reading of an elbow.
+        second = [ys[i - 1] - 2 * ys[i] + ys[i + 1] for i in range(1, len(ys) - 1)]
+        i = int(np.argmax(second)) + 1
+        if second[i - 1] > 0:
+            return ks[i], f"no knee found by kneed; largest second difference at K={ks[i]}"
+    return ks[0], f"no elbow in the inertia curve over K={ks[0]}..{ks[-1]}; kept the smallest K"
+
+
+def plot_elbow(inertia: dict[int, float], k: int, path: str | Path) -> Path:
+    """Save the inertia curve with the chosen K marked, as a PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = sorted(inertia)
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    ax.plot(ks, [inertia[x] for x in ks], marker="o")
+    if k in inertia:
+        ax.axvline(k, color="tab:red", linestyle="--", label=f"chosen K = {k}")
+        ax.legend()
+    ax.set_xlabel("K (clusters)")
+    ax.set_ylabel("k-means inertia")
+    ax.set_title("Elbow of the error-analysis clustering")
+    ax.set_xticks(ks)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _clusters(ids: Sequence[str], labels: np.ndarray) -> list[Cluster]:
+    groups: dict[int, list[str]] = {}
+    for i, label in zip(ids, labels, strict=True):
+        groups.setdefault(int(label), []).append(i)
+    # Largest first, renumbered, so cluster 0 is the most common failure pattern.
+    ordered = sorted(groups.values(), key=lambda m: (-len(m), m[0]))
+    return [Cluster(id=n, member_ids=m) for n, m in enumerate(ordered)]
+
+
+def mine_patterns(
+    analyses: Sequence[Analysis],
+    embed: Any,
+    cfg: Any,
+    out_dir: str | Path | None = None,
+) -> MiningResult:
+    """Cluster analyses into failure patterns.
+
+    Args:
+        analyses: The error analyses (one per failure).
+        embed: A callable ``texts -> np.ndarray`` (e.g. :meth:`Embedder.encode`).
+        cfg: The ``pattern_mining`` config: ``k_min``, ``k_max``, ``k`` (fixed K or null for the elbow),
+            ``min_failures_to_cluster``, ``seed``.
+        out_dir: If given, ``clusters.json``, ``inertia.json`` and ``elbow.png`` are written there.
+
+    Returns:
+        The clusters, the chosen K and how it was chosen.
+    """
+    seed = int(_cfg(cfg, "seed", 0))
+    k_min = max(1, int(_cfg(cfg, "k_min", 1)))
+    k_max = max(k_min, int(_cfg(cfg, "k_max", 6)))
+    fixed = _cfg(cfg, "k", None)
+    min_n = int(_cfg(cfg, "min_failures_to_cluster", 4))
+    ids = [a.id for a in analyses]
+    n = len(ids)
+
+    if n == 0:
+        result = MiningResult(clusters=[], k=0, method="skipped", reason="no analyses to cluster")
+    elif n < min_n:
+        result = MiningResult(
+            clusters=[Cluster(id=0, member_ids=ids)],
+            k=1,
+            method="single",
+            reason=f"{n} analyses < pattern_mining.min_failures_to_cluster ({min_n}): one cluster",
+        )
+    else:
+        x = embed([a.text() for a in analyses])
+        if fixed is not None:
+            k = max(1, min(int(fixed), n))
+            labels, inertia_k = _kmeans(x, k, seed)
+            result = MiningResult(
+                clusters=_clusters(ids, labels),
+                k=k,
+                method="fixed",
+                inertia={k: inertia_k},
+                reason=f"K fixed by pattern_mining.k = {fixed}"
+                + (f" (capped at {n} analyses)" if k < fixed else ""),
+            )
+        else:
+            # K cannot exceed the number of distinct points; k-means warns and duplicates otherwise.
+            distinct = len(np.unique(np.round(x, 6), axis=0))
+            hi = min(k_max, distinct)
+            lo = min(k_min, hi)
+            fits = {k: _kmeans(x, k, seed) for k in range(lo, hi + 1)}
+            inertia = {k: fit[1] for k, fit in fits.items()}
+            k, why = choose_k(inertia)
+            result = MiningResult(
+                clusters=_clusters(ids, fits[k][0]),
+                k=k,
+                method="elbow",
+                inertia=inertia,
+                reason=why,
+            )
+    log.info("pattern mining: K=%d (%s): %s", result.k, result.method, result.reason)
+    if out_dir is not None:
+        save_mining(result, out_dir)
+    return result
+
+
+def save_mining(result: MiningResult, out_dir: str | Path) -> None:
+    """Write ``clusters.json`` (K, method, reason, member ids), ``inertia.json`` and ``elbow.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if result.inertia:
+        result.plot = str(plot_elbow(result.inertia, result.k, out / "elbow.png"))
+    curve = {
+        "k": result.k,
+        "method": result.method,
+        "inertia": {str(k): v for k, v in result.inertia.items()},
+    }
+    (out / "inertia.json").write_text(json.dumps(curve, indent=2))
+    (out / "clusters.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))

@@ -1,0 +1,132 @@
+"""The agents as DSPy Modules: each builds its predictors in ``__init__`` and does its work in ``forward``.
+
+Plain :class:`dspy.Predict` throughout, not ``ChainOfThought``: on the embedded teacher every output
+token costs ~30 ms, and the signatures already ask for the reasoning that matters as output fields.
+The modules know nothing of retries, budgets or files; :class:`pada.agents.suite.AgentSuite` drives
+them through :class:`pada.agents.robust.AgentRunner`.
+"""
+
+from __future__ import annotations
+
+import dspy
+
+from pada.agents.signatures import (
+    BatchErrorAnalysisSig,
+    ErrorAnalysisSig,
+    ErrorCorrectingGenerationSig,
+    JudgeSig,
+    PatternGuidedGenerationSig,
+    PatternSummarySig,
+    SolveSig,
+    StrategyDraftSig,
+)
+
+
+class ErrorAnalysis(dspy.Module):
+    """Root cause, error scenario and missing knowledge of validation failures (one or a batch per call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.single = dspy.Predict(ErrorAnalysisSig)
+        self.batch = dspy.Predict(BatchErrorAnalysisSig)
+
+    def forward(self, task: str, failures: list[dict[str, str]]) -> dspy.Prediction:
+        """Analyse failures (dicts: ``question``, ``options``, ``student_answer``, ``correct_answer``).
+
+        One failure uses the flat single-failure signature, which small models fill most reliably;
+        several use the batched one (``analyses``, numbered from 1).
+        """
+        if len(failures) == 1:
+            return self.single(task=task, **failures[0])
+        text = "\n\n".join(
+            f"Failure {i}:\nQuestion: {f['question']}\nOptions:\n{f['options']}\n"
+            f"Student answered: {f['student_answer']}\nCorrect: {f['correct_answer']}"
+            for i, f in enumerate(failures, start=1)
+        )
+        return self.batch(task=task, failures=text)
+
+
+class PatternSummary(dspy.Module):
+    """A named failure pattern with a description, from one cluster of analyses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summarize = dspy.Predict(PatternSummarySig)
+
+    def forward(self, task: str, analyses: list[str]) -> dspy.Prediction:
+        """Summarize the cluster's analyses (one text each)."""
+        return self.summarize(task=task, analyses="\n".join(f"- {a}" for a in analyses))
+
+
+class StrategyDraft(dspy.Module):
+    """A data-augmentation strategy (what to write, vary, avoid; how many) for one failure pattern."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draft = dspy.Predict(StrategyDraftSig)
+
+    def forward(self, task: str, pattern: str) -> dspy.Prediction:
+        """Draft a strategy for ``pattern`` (its name and description)."""
+        return self.draft(task=task, pattern=pattern)
+
+
+class PatternGuidedGeneration(dspy.Module):
+    """New multiple-choice items that follow a strategy, with training items as style exemplars."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generate = dspy.Predict(PatternGuidedGenerationSig)
+
+    def forward(self, task: str, strategy: str, examples: str, avoid: str, n: int) -> dspy.Prediction:
+        """Write ``n`` items; ``avoid`` lists questions already written."""
+        return self.generate(task=task, strategy=strategy, examples=examples, avoid=avoid or "(none)", n=n)
+
+
+class ErrorCorrectingGeneration(dspy.Module):
+    """New items exercising the skill behind one training failure (the LLM2LLM path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generate = dspy.Predict(ErrorCorrectingGenerationSig)
+
+    def forward(
+        self,
+        task: str,
+        question: str,
+        options: str,
+        correct_answer: str,
+        student_answer: str,
+        avoid: str,
+        n: int,
+    ) -> dspy.Prediction:
+        """Write ``n`` items similar in skill to the failed training question."""
+        return self.generate(
+            task=task,
+            question=question,
+            options=options,
+            correct_answer=correct_answer,
+            student_answer=student_answer,
+            avoid=avoid or "(none)",
+            n=n,
+        )
+
+
+class QualityJudge(dspy.Module):
+    """Answers an item blind, then checks its label, uniqueness, fit, clarity and facts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.solve = dspy.Predict(SolveSig)
+        self.check = dspy.Predict(JudgeSig)
+
+    def forward(self, question: str, options: str, labelled_answer: str, target: str) -> dspy.Prediction:
+        """Both steps in one go (the suite runs them as two robust calls to count failures apart)."""
+        blind = self.solve(question=question, options=options)
+        checks = self.check(
+            question=question,
+            options=options,
+            labelled_answer=labelled_answer,
+            your_answer=str(blind.answer),
+            target=target,
+        )
+        return dspy.Prediction(your_answer=blind.answer, **dict(checks.items()))

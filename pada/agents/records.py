@@ -1,0 +1,314 @@
+"""What the agents produce: analyses, clusters, patterns, strategies, generated items and verdicts.
+
+Every record is a plain dataclass with ``to_dict`` / ``from_dict`` so that each stage's output can be
+written as JSON(L) into the run folder and read back on resume.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pada.tasks.schema import MCItem
+
+
+@dataclass
+class Analysis:
+    """The teacher's reading of one validation failure.
+
+    Attributes:
+        id: The failed item's id (one analysis per failure).
+        root_cause: Why the student answered wrongly.
+        error_scenario: The kind of question / situation in which the error happens.
+        missing_knowledge: The knowledge or skill the student lacked.
+        split: The split of the failed item (``validation`` for PaDA's pattern path).
+    """
+
+    id: str
+    root_cause: str
+    error_scenario: str
+    missing_knowledge: str
+    split: str = "validation"
+
+    def text(self) -> str:
+        """The text that is embedded for clustering (no question wording, only the diagnosis)."""
+        return f"{self.error_scenario} {self.root_cause} Missing: {self.missing_knowledge}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Analysis:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+
+@dataclass
+class Cluster:
+    """A group of analyses that k-means put together.
+
+    Attributes:
+        id: Cluster index (0-based).
+        member_ids: The ids of the analyses (= failed items) in the cluster.
+    """
+
+    id: int
+    member_ids: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Cluster:
+        """Inverse of :meth:`to_dict`."""
+        return cls(id=int(d["id"]), member_ids=list(d["member_ids"]))
+
+
+@dataclass
+class MiningResult:
+    """The outcome of pattern mining.
+
+    Attributes:
+        clusters: The clusters, largest first.
+        k: The chosen number of clusters (0 when mining was skipped).
+        method: ``elbow`` (chosen by the knee of the inertia curve), ``fixed`` (``pattern_mining.k``),
+            ``single`` (too few failures: one cluster) or ``skipped`` (nothing to cluster).
+        inertia: ``{K: k-means inertia}`` over the searched range (empty unless ``elbow``).
+        reason: A sentence explaining the choice, for the log and the artifacts.
+        plot: Path of the elbow plot, when one was written.
+    """
+
+    clusters: list[Cluster]
+    k: int
+    method: str
+    inertia: dict[int, float] = field(default_factory=dict)
+    reason: str = ""
+    plot: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (inertia keys become strings, as JSON requires)."""
+        return {
+            "k": self.k,
+            "method": self.method,
+            "reason": self.reason,
+            "inertia": {str(k): v for k, v in self.inertia.items()},
+            "plot": self.plot,
+            "clusters": [c.to_dict() for c in self.clusters],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MiningResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            clusters=[Cluster.from_dict(c) for c in d["clusters"]],
+            k=int(d["k"]),
+            method=d["method"],
+            inertia={int(k): float(v) for k, v in d.get("inertia", {}).items()},
+            reason=d.get("reason", ""),
+            plot=d.get("plot"),
+        )
+
+
+@dataclass
+class Pattern:
+    """A named failure pattern summarizing one cluster.
+
+    Attributes:
+        id: ``pattern-<cluster id>``.
+        name: A short name.
+        description: What goes wrong, in general terms (never a validation question's wording).
+        cluster_id: The cluster it summarizes.
+        member_ids: The failed items behind it (provenance only; never shown to the generator).
+    """
+
+    id: str
+    name: str
+    description: str
+    cluster_id: int
+    member_ids: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Pattern:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+
+@dataclass
+class Strategy:
+    """A data-augmentation strategy for one pattern.
+
+    Attributes:
+        id: ``strategy-<pattern id>``.
+        pattern_id: The pattern it targets.
+        pattern: The pattern's name and description (what the generator is told to fix).
+        what_to_write: The kind of items to write.
+        what_to_vary: What to vary between items.
+        what_to_avoid: What to avoid.
+        count: How many items the teacher suggests (the orchestrator's budget decides).
+    """
+
+    id: str
+    pattern_id: str
+    pattern: str
+    what_to_write: str
+    what_to_vary: str
+    what_to_avoid: str
+    count: int = 0
+
+    def text(self) -> str:
+        """The strategy as the generator reads it."""
+        return (
+            f"Failure pattern: {self.pattern}\n"
+            f"Write: {self.what_to_write}\n"
+            f"Vary: {self.what_to_vary}\n"
+            f"Avoid: {self.what_to_avoid}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Strategy:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+
+@dataclass
+class GeneratedItem:
+    """A synthetic multiple-choice item with its provenance.
+
+    Attributes:
+        item: The item (``source="synthetic"``; ``meta`` repeats the provenance).
+        rationale: The generator's short explanation of the answer.
+        path: ``pattern`` (validation-pattern path) or ``train_error`` (LLM2LLM path).
+        origin: The strategy id (pattern path) or the training item's id (train-error path).
+        target: What the item should exercise: the strategy text or the training error's description;
+            the judge checks the item against it.
+        rollout: The rollout id of the call that produced it.
+    """
+
+    item: MCItem
+    rationale: str
+    path: str
+    origin: str
+    target: str
+    rollout: int = 0
+
+    @property
+    def id(self) -> str:
+        """The item's id."""
+        return self.item.id
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "item": self.item.to_dict(),
+            "rationale": self.rationale,
+            "path": self.path,
+            "origin": self.origin,
+            "target": self.target,
+            "rollout": self.rollout,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GeneratedItem:
+        """Inverse of :meth:`to_dict`."""
+        it = dict(d["item"])
+        it.pop("kind", None)
+        it["choices"] = tuple(it["choices"])
+        return cls(
+            item=MCItem(**it),
+            rationale=d["rationale"],
+            path=d["path"],
+            origin=d["origin"],
+            target=d["target"],
+            rollout=int(d.get("rollout", 0)),
+        )
+
+
+@dataclass
+class Verdict:
+    """The quality judge's decision on one generated item.
+
+    Attributes:
+        item_id: The judged item.
+        accepted: Whether the judge accepts it (every check passed).
+        score: Share of checks passed, in [0, 1].
+        reasons: Why (one line per failed check, plus the judge's own words).
+        judge_answer: The letter the judge chose answering the item blind (``""`` if it could not).
+        checks: The individual checks: ``answer_matches`` (blind answer = label), ``answer_correct``,
+            ``answer_unique``, ``fits_target``, ``clear``, ``factual``.
+        failed: True when the judge's output could not be parsed (the item is then rejected).
+    """
+
+    item_id: str
+    accepted: bool
+    score: float
+    reasons: list[str]
+    judge_answer: str = ""
+    checks: dict[str, bool] = field(default_factory=dict)
+    failed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+
+@dataclass
+class AgentFailure:
+    """An agent call that produced nothing usable after its bounded retries.
+
+    Attributes:
+        agent: The agent's name (``error_analysis``, ``generation``...).
+        key: What it was working on (an item id, a strategy id...).
+        error: The last error, one line.
+        attempts: How many tries were made.
+    """
+
+    agent: str
+    key: str
+    error: str
+    attempts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AgentFailure:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+
+R = TypeVar("R")
+
+
+def write_jsonl(path: str | Path, records: Iterable[Any]) -> Path:
+    """Write records that have ``to_dict`` as one JSON object per line; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+    return path
+
+
+def read_jsonl(path: str | Path, cls: type[R]) -> list[R]:
+    """Read records written by :func:`write_jsonl` back as ``cls`` instances."""
+    with Path(path).open(encoding="utf-8") as f:
+        return [cls.from_dict(json.loads(line)) for line in f if line.strip()]  # type: ignore[attr-defined]

@@ -1,0 +1,173 @@
+"""The DSPy Signatures of pada's agents: each docstring is the instruction, each field a typed contract.
+
+Instructions are short on purpose: the embedded teacher reads prompts at ~120 tokens/s on two cores,
+so every sentence costs time on every call. Outputs are flat strings where possible, which a 1.5B
+model fills far more reliably than nested structures; the only nested output is the list of generated
+items, whose pydantic model the parser validates item by item (see :mod:`pada.agents.parsing`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import dspy
+from pydantic import BaseModel, Field, field_validator
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def first_int(value: Any) -> Any:
+    """The first integer in a string (``"10 questions"`` -> 10); other values unchanged."""
+    if isinstance(value, str) and (m := re.search(r"-?\d+", value)):
+        return int(m.group(0))
+    return value
+
+
+class MCQuestion(BaseModel):
+    """A multiple-choice question."""
+
+    # The docstring goes into the prompt's JSON schema: keep it short. Fields are lenient (defaults,
+    # coercion) so that one malformed item does not invalidate its siblings; to_mc_item() in
+    # pada.agents.parsing then validates each item on its own.
+
+    question: str = Field(default="", description="the question, self-contained")
+    options: list[str] = Field(default_factory=list, description="3 to 5 answer options, exactly one correct")
+    answer: str = Field(default="", description="the letter of the correct option (A, B, C...)")
+    rationale: str = Field(default="", description="why that option is correct (at most 15 words)")
+
+    _coerce_text = field_validator("question", "answer", "rationale", mode="before")(_text)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _coerce_options(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return [_text(v) for _, v in sorted(value.items())]
+        if isinstance(value, str):
+            return [p for p in value.split("\n") if p.strip()]
+        if isinstance(value, list):
+            return [_text(v) for v in value]
+        return value
+
+
+class FailureAnalysis(BaseModel):
+    """The diagnosis of one failure."""
+
+    failure: int = Field(default=0, description="the failure's number, as given in the input")
+    root_cause: str = ""
+    error_scenario: str = ""
+    missing_knowledge: str = ""
+
+    _coerce_text = field_validator("root_cause", "error_scenario", "missing_knowledge", mode="before")(_text)
+    _coerce_int = field_validator("failure", mode="before")(first_int)
+
+
+class ErrorAnalysisSig(dspy.Signature):
+    """Diagnose why a small student model answered this multiple-choice question wrongly.
+
+    Speak in general terms: the kind of question and the skill involved; do not repeat the question.
+    """
+
+    task: str = dspy.InputField(desc="the task the student is trained on")
+    question: str = dspy.InputField()
+    options: str = dspy.InputField()
+    student_answer: str = dspy.InputField()
+    correct_answer: str = dspy.InputField()
+    root_cause: str = dspy.OutputField(desc="why the student likely chose wrongly (at most 20 words)")
+    error_scenario: str = dspy.OutputField(desc="the kind of question where it happens (at most 20 words)")
+    missing_knowledge: str = dspy.OutputField(desc="the missing knowledge or skill (a short phrase)")
+
+
+class BatchErrorAnalysisSig(dspy.Signature):
+    """Diagnose why a small student model answered each numbered multiple-choice question wrongly.
+
+    Speak in general terms: the kind of question and the skill involved; do not repeat the questions.
+    """
+
+    task: str = dspy.InputField(desc="the task the student is trained on")
+    failures: str = dspy.InputField(desc="numbered failures: question, options, student's and correct answer")
+    analyses: list[FailureAnalysis] = dspy.OutputField(desc="one analysis per failure, same numbers")
+
+
+class PatternSummarySig(dspy.Signature):
+    """Name the failure pattern shared by these diagnoses of a student model's errors.
+
+    Describe it in general terms, without any specific question.
+    """
+
+    task: str = dspy.InputField(desc="the task the student is trained on")
+    analyses: str = dspy.InputField(desc="one diagnosis per line")
+    name: str = dspy.OutputField(desc="a short name for the failure pattern (at most 8 words)")
+    description: str = dspy.OutputField(desc="what the student gets wrong and why (at most 40 words)")
+
+
+class StrategyDraftSig(dspy.Signature):
+    """Draft a data-augmentation strategy: new training questions that fix this failure pattern."""
+
+    task: str = dspy.InputField(desc="the task the student is trained on")
+    pattern: str = dspy.InputField(desc="the failure pattern")
+    what_to_write: str = dspy.OutputField(desc="the kind of questions to write (one sentence)")
+    what_to_vary: str = dspy.OutputField(desc="what to vary between questions (a short phrase)")
+    what_to_avoid: str = dspy.OutputField(desc="what to avoid (a short phrase)")
+    # A string on purpose: "10 questions" would fail an int field and waste the whole strategy.
+    count: str = dspy.OutputField(desc="how many questions would cover the pattern (a number, 3 to 20)")
+
+
+class PatternGuidedGenerationSig(dspy.Signature):
+    """Write new, original multiple-choice questions that follow the strategy.
+
+    The examples only show the style; do not copy them. Each question has exactly one correct option.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    strategy: str = dspy.InputField(desc="the failure pattern and the strategy to follow")
+    examples: str = dspy.InputField(desc="training questions showing the style")
+    avoid: str = dspy.InputField(desc="questions already written: write different ones")
+    n: int = dspy.InputField(desc="how many questions to write")
+    questions: list[MCQuestion] = dspy.OutputField(desc="the new questions")
+
+
+class ErrorCorrectingGenerationSig(dspy.Signature):
+    """Write new multiple-choice questions that exercise the skill this failed training question needs.
+
+    Write different questions, not rewordings. Each question has exactly one correct option.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    question: str = dspy.InputField()
+    options: str = dspy.InputField()
+    correct_answer: str = dspy.InputField()
+    student_answer: str = dspy.InputField()
+    avoid: str = dspy.InputField(desc="questions already written: write different ones")
+    n: int = dspy.InputField(desc="how many questions to write")
+    questions: list[MCQuestion] = dspy.OutputField(desc="the new questions")
+
+
+class SolveSig(dspy.Signature):
+    """Answer the multiple-choice question."""
+
+    question: str = dspy.InputField()
+    options: str = dspy.InputField()
+    answer: str = dspy.OutputField(desc="the letter of the correct option only")
+
+
+class JudgeSig(dspy.Signature):
+    """Check a generated multiple-choice training question.
+
+    The labelled answer must be correct and the only correct option; the question must fit the
+    target, be clear and self-contained, and state nothing false.
+    """
+
+    question: str = dspy.InputField()
+    options: str = dspy.InputField()
+    labelled_answer: str = dspy.InputField()
+    your_answer: str = dspy.InputField(desc="the option you chose when answering without the label")
+    target: str = dspy.InputField(desc="what the question should exercise")
+    answer_correct: bool = dspy.OutputField(desc="the labelled answer is correct")
+    answer_unique: bool = dspy.OutputField(desc="no other option is also correct")
+    fits_target: bool = dspy.OutputField(desc="the question exercises the target")
+    clear: bool = dspy.OutputField(desc="clear, self-contained and answerable")
+    factual: bool = dspy.OutputField(desc="states no false facts")
+    reasons: str = dspy.OutputField(desc="one sentence explaining the checks")

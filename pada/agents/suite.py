@@ -1,0 +1,262 @@
+"""The agents' facade: the calls the PaDA loop makes, each named for a step of the method.
+
+::
+
+    with AgentSuite.open(cfg.teacher, cfg.judge, cfg.embedder, cfg.pattern_mining, cfg.generation,
+                         run_dir=run_dir, task=TASK, seed=cfg.seed) as agents:
+        agents.hold_out(validation_and_test_questions)
+        analyses   = agents.analyze_errors(val_failures)
+        mining     = agents.mine_patterns(analyses, out_dir=run_dir / "round_1")
+        patterns   = agents.summarize_patterns(mining, analyses)
+        strategies = agents.draft_strategies(patterns)
+        items      = agents.generate_from_strategy(strategies[0], train_exemplars, n=8)
+        items     += agents.generate_from_train_error(train_failure, n=1)
+        verdicts   = agents.judge(items)
+
+Nothing here raises on a bad answer: what could not be parsed after the bounded retries is recorded in
+:attr:`AgentSuite.failures` and counted in :attr:`AgentSuite.usage`. Only a spent budget
+(:class:`~pada.agents.usage.TeacherBudgetExceeded`) or an unusable LM
+(:class:`~pada.agents.robust.TeacherUnavailable`) stops the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pada.agents.analysis import ErrorAnalyst
+from pada.agents.context import AgentContext
+from pada.agents.embedder import Embedder
+from pada.agents.generation import Generator
+from pada.agents.judging import Judge
+from pada.agents.leakage import HeldOutGuard
+from pada.agents.lm import LMHandle, _get, open_lms
+from pada.agents.mining import mine_patterns
+from pada.agents.patterns import PatternWriter
+from pada.agents.records import (
+    AgentFailure,
+    Analysis,
+    GeneratedItem,
+    MiningResult,
+    Pattern,
+    Strategy,
+    Verdict,
+)
+from pada.agents.robust import AgentRunner
+from pada.agents.usage import UsageMeter
+from pada.tasks.schema import EvalRecord, MCItem
+
+DEFAULT_TASK = (
+    "Multiple-choice science questions (grade school to high school); the student picks one option."
+)
+
+
+class AgentSuite:
+    """PaDA's teacher-side agents over one teacher, one judge and one embedder.
+
+    Args:
+        teacher: The teacher LM (analysis, patterns, strategies, generation).
+        judge: The judge LM (quality control); ``None``: the teacher.
+        embedder: Turns analysis texts into vectors (an :class:`Embedder` or any callable
+            ``texts -> array``); needed only by :meth:`mine_patterns`.
+        pattern_mining: The ``pattern_mining`` config (batch size, K range...); defaults if ``None``.
+        generation: The ``generation`` config (``items_per_call``, ``max_attempts``); defaults if ``None``.
+        task: One sentence describing the task, given to every agent.
+        seed: Seeds rollout ids and sub-sampling.
+        keep_prompts: Keep every prompt sent (see :attr:`prompts`).
+        guard_ngram: n of the word n-grams that detect held-out text in patterns and strategies.
+    """
+
+    def __init__(
+        self,
+        teacher: LMHandle,
+        judge: LMHandle | None = None,
+        embedder: Any = None,
+        pattern_mining: Any = None,
+        generation: Any = None,
+        task: str = DEFAULT_TASK,
+        seed: int = 0,
+        keep_prompts: bool = False,
+        guard_ngram: int = 6,
+    ) -> None:
+        usage = UsageMeter({"teacher": teacher.budget, **({"judge": judge.budget} if judge else {})})
+        teacher_runner = AgentRunner(teacher, usage, seed=seed, keep_prompts=keep_prompts)
+        judge_runner = (
+            AgentRunner(judge, usage, seed=seed, keep_prompts=keep_prompts) if judge else teacher_runner
+        )
+        self.ctx = AgentContext(teacher_runner, judge_runner, usage, HeldOutGuard(n=guard_ngram), task, seed)
+        self.embedder = embedder
+        self.pattern_mining = pattern_mining or {}
+        self._analyst = ErrorAnalyst(self.ctx, self.pattern_mining)
+        self._patterns = PatternWriter(self.ctx)
+        self._generator = Generator(self.ctx, generation)
+        self._judge = Judge(self.ctx)
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls,
+        teacher_cfg: Any,
+        judge_cfg: Any = None,
+        embedder_cfg: Any = None,
+        pattern_mining: Any = None,
+        generation: Any = None,
+        run_dir: str | Path | None = None,
+        task: str = DEFAULT_TASK,
+        seed: int = 0,
+        keep_prompts: bool = False,
+    ) -> Iterator[AgentSuite]:
+        """Build the suite from configs; start (and finally stop) the local teacher if there is one.
+
+        Args:
+            teacher_cfg: The ``teacher`` config.
+            judge_cfg: The ``judge`` config (``None``: the teacher judges, on the same LM).
+            embedder_cfg: The ``embedder`` config (``None``: no pattern mining).
+            pattern_mining: The ``pattern_mining`` config.
+            generation: The ``generation`` config.
+            run_dir: The run folder (DSPy cache in ``teacher_cache/``, server log).
+            task: One sentence describing the task.
+            seed: The run's seed.
+            keep_prompts: Keep every prompt sent.
+
+        Yields:
+            The suite.
+        """
+        with open_lms(teacher_cfg, judge_cfg, run_dir) as lms:
+            yield cls(
+                lms.teacher,
+                lms.judge if judge_cfg is not None else None,
+                embedder=Embedder(embedder_cfg) if embedder_cfg is not None else None,
+                pattern_mining=pattern_mining,
+                generation=generation,
+                task=task,
+                seed=seed,
+                keep_prompts=keep_prompts,
+            )
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    @property
+    def usage(self) -> UsageMeter:
+        """Per-agent calls, tokens, cache hits, wall time, parse failures."""
+        return self.ctx.usage
+
+    @property
+    def failures(self) -> list[AgentFailure]:
+        """Units of work given up on after their bounded retries."""
+        return self.ctx.failures
+
+    @property
+    def prompts(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Every prompt sent so far as ``(agent, messages)`` (only with ``keep_prompts=True``)."""
+        judge = self.ctx.judge.prompts if self.ctx.judge is not self.ctx.teacher else []
+        return [*self.ctx.teacher.prompts, *judge]
+
+    def hold_out(self, texts: Iterable[str]) -> None:
+        """Register held-out texts (validation and test questions): none of them may reach a generator.
+
+        Validation questions passed to :meth:`analyze_errors` are registered automatically.
+        """
+        self.ctx.guard.add(texts)
+
+    # ------------------------------------------------------------------ the method's steps
+
+    def analyze_errors(self, records: Sequence[EvalRecord]) -> list[Analysis]:
+        """Diagnose validation failures: root cause, error scenario, missing knowledge.
+
+        Correct records are ignored; at most ``pattern_mining.max_failures`` failures are analysed (a
+        seeded sample). ``pattern_mining.analysis_batch_size`` failures go in one call; failures a
+        batched answer leaves out are retried one by one.
+
+        Args:
+            records: Evaluation records (normally of the validation split).
+
+        Returns:
+            One analysis per failure that could be analysed (the others are in :attr:`failures`).
+        """
+        return self._analyst(records)
+
+    def mine_patterns(self, analyses: Sequence[Analysis], out_dir: str | Path | None = None) -> MiningResult:
+        """Cluster the analyses (embedder + k-means, K by the elbow); write the artifacts to ``out_dir``.
+
+        Args:
+            analyses: From :meth:`analyze_errors`.
+            out_dir: Where ``clusters.json``, ``inertia.json`` and ``elbow.png`` go (optional).
+
+        Returns:
+            The clusters and the chosen K.
+        """
+        if self.embedder is None and len(analyses) >= int(
+            _get(self.pattern_mining, "min_failures_to_cluster", 4)
+        ):
+            raise ValueError("AgentSuite.mine_patterns needs an embedder (pass embedder_cfg)")
+        embed = self.embedder.encode if isinstance(self.embedder, Embedder) else self.embedder
+        return mine_patterns(analyses, embed, self.pattern_mining, out_dir)
+
+    def summarize_patterns(self, mining: MiningResult, analyses: Sequence[Analysis]) -> list[Pattern]:
+        """Name and describe each cluster's failure pattern (one teacher call per cluster).
+
+        A cluster whose summary cannot be parsed gets a pattern built from its own analyses, so that
+        every cluster still leads to a strategy. Sentences that quote held-out text are removed.
+
+        Returns:
+            One pattern per cluster, in cluster order.
+        """
+        return self._patterns.summarize(mining, analyses)
+
+    def draft_strategies(self, patterns: Sequence[Pattern]) -> list[Strategy]:
+        """Draft one data-augmentation strategy per pattern (a generic one where parsing fails).
+
+        Returns:
+            One strategy per pattern, in order.
+        """
+        return self._patterns.draft(patterns)
+
+    def generate_from_strategy(
+        self, strategy: Strategy, exemplars: Sequence[MCItem], n: int
+    ) -> list[GeneratedItem]:
+        """Write ``n`` distinct new items that follow ``strategy``, in the style of training exemplars.
+
+        Only the strategy (cleaned of held-out text) and the exemplars reach the prompt; an exemplar
+        that is (nearly) a held-out question is dropped. Items are distinct from each other and from
+        everything this suite generated before; each call has its own rollout, and the questions already
+        written are listed as "avoid", so K samples of one strategy are K different items.
+
+        Args:
+            strategy: From :meth:`draft_strategies`.
+            exemplars: Training items shown as style examples (never validation or test items).
+            n: How many items to return (fewer if the teacher fails repeatedly).
+
+        Returns:
+            The items, with provenance (``path="pattern"``, ``origin=strategy.id``).
+        """
+        return self._generator.from_strategy(strategy, exemplars, n)
+
+    def generate_from_train_error(self, record: EvalRecord, n: int = 1) -> list[GeneratedItem]:
+        """Write ``n`` new items that exercise the skill behind one *training* failure (LLM2LLM path).
+
+        Args:
+            record: A failed training item's evaluation record.
+            n: How many items.
+
+        Returns:
+            The items, with provenance (``path="train_error"``, ``origin=record.id``).
+
+        Raises:
+            ValueError: ``record`` is not from the training split (validation items never reach a
+                generator).
+        """
+        return self._generator.from_train_error(record, n)
+
+    def judge(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
+        """Judge each item: answer it blind, then check label, uniqueness, fit, clarity and facts.
+
+        The verdict accepts an item only when every check passes; its score is the share of checks
+        passed. An item whose checks cannot be parsed is rejected with ``failed=True``.
+
+        Returns:
+            One verdict per item, in order.
+        """
+        return self._judge(items)

@@ -1,0 +1,548 @@
+"""The PaDA loop, written to read like the method's algorithm box.
+
+::
+
+    for t in 0..rounds:
+        M_t = fine_tune(M0, D_train + D_aug)
+        evaluate M_t on train, validation, test
+        stop if t == rounds, or validation has not improved for `patience` rounds
+        A   = analyze_errors(validation failures)          # the Pattern Analysis Agent
+        C   = mine_patterns(A)                             # embed + k-means, K by the elbow
+        P   = summarize_patterns(C);  S = draft_strategies(P)
+        G   = generate(S, train exemplars) + generate(training failures)   # Data Generation Agent
+        G   = gate(G)                                      # Quality Control Agent + checks
+        D_aug += G
+
+Each stage writes its artifacts into ``round_<t>/<stage>/`` and a manifest last; a stage whose
+manifest exists is loaded instead of run, so a killed run resumes where it stopped. Teacher calls go
+through a disk cache in the run folder, so a stage that was killed half way pays only for the calls it
+had not made. Baselines and ablations are switches of ``cfg.method``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from pada.loop.artifacts import RunFolder, read_json, read_jsonl, write_json, write_jsonl
+from pada.loop.budget import path_quotas, proportional
+from pada.loop.progress import Progress
+from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
+from pada.tasks.io import read_records
+from pada.tasks.schema import EvalRecord, Item, MCItem
+
+log = logging.getLogger(__name__)
+
+TASK_DESCRIPTION = {
+    "scireason": "Multiple-choice science questions (grade school to high school); "
+    "the student picks the letter of the one correct option.",
+}
+DEFAULT_TASK = "Multiple-choice questions; the student picks the letter of the one correct option."
+
+
+def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[MCItem]:
+    out = []
+    for row in rows:
+        d = dict(row)
+        d.pop("kind", None)
+        d["choices"] = tuple(d["choices"])
+        out.append(MCItem(**d))
+    return out
+
+
+class PadaRecipe:
+    """One run of PaDA (or a baseline / ablation) over prepared splits.
+
+    Args:
+        cfg: The composed, validated config.
+        folder: The run folder.
+        splits: ``train``, ``validation`` and ``test`` items.
+        on_round: Called with each round's metrics as soon as they are known (tracking, summaries).
+    """
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        folder: RunFolder,
+        splits: dict[str, list[Item]],
+        on_round: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.method = cfg.method
+        self.folder = folder
+        self.splits = splits
+        self.on_round = on_round or (lambda metrics: None)
+        self.rounds: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self._stack = contextlib.ExitStack()
+        self._agents: Any = None
+        self._gate: QualityGate | None = None
+        self._usage_mark: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run every round; return the per-round metrics."""
+        augmenting = self.method.use_val_patterns or self.method.use_train_errors
+        last_round = self.method.rounds if augmenting else 0
+        synthetic: list[MCItem] = []
+        adapter: Path | None = None
+        best_val, stale = -1.0, 0
+        with self._stack:
+            for t in range(last_round + 1):
+                self._usage_mark = self._usage_snapshot()
+                adapter = self.fine_tune(t, [*self.splits["train"], *synthetic], adapter)
+                records = self.evaluate(t, adapter, synthetic)
+                metrics = self._round_metrics(t, records)
+                if metrics["val_acc"] > best_val:
+                    best_val, stale = metrics["val_acc"], 0
+                else:
+                    stale += 1
+                if t == last_round or stale >= self.method.patience:
+                    if t < last_round:
+                        self.notes.append(
+                            f"stopped after round {t}: validation accuracy has not improved for "
+                            f"{stale} round(s) (patience {self.method.patience})"
+                        )
+                    self._finish_round(metrics)
+                    break
+                new_items = self.augment(t, records, synthetic, metrics)
+                synthetic = self.merge(t, synthetic, new_items)
+                self._finish_round(metrics)
+        return self.rounds
+
+    def augment(
+        self, t: int, records: dict[str, list[EvalRecord]], synthetic: list[MCItem], metrics: dict[str, Any]
+    ) -> list[MCItem]:
+        """One round of augmentation: patterns from validation failures, items from both paths, the gate."""
+        val_quota, train_quota = path_quotas(
+            self.cfg.generation.budget,
+            self.cfg.generation.val_share,
+            self.method.use_val_patterns,
+            self.method.use_train_errors,
+        )
+        strategies, weights = [], []
+        if val_quota:
+            analyses = self.analyze_errors(t, records["validation"])
+            if self.method.cluster:
+                mining = self.mine_patterns(t, analyses)
+                metrics["k"] = mining.k
+                patterns = self.summarize_patterns(t, mining, analyses)
+            else:
+                patterns = self.direct_error_patterns(t, analyses, val_quota)
+                metrics["k"] = len(patterns)
+            strategies = self.draft_strategies(t, patterns)
+            weights = [max(1, len(p.member_ids)) for p in patterns]
+        train_failures = self._train_failures(records, synthetic) if train_quota else []
+        accepted = self.generate(t, strategies, weights, val_quota, train_failures, train_quota, metrics)
+        return accepted
+
+    # ------------------------------------------------------------------ stages: the student
+
+    def fine_tune(self, t: int, train_items: list[Item], previous: Path | None) -> Path:
+        """Fine-tune the student (from the base model, or from ``previous`` if so configured)."""
+        stage = "fine_tune"
+        out = self.folder.stage_dir(t, stage)
+        settings = {
+            "model": OmegaConf.to_container(self.cfg.model, resolve=True),
+            "trainer": OmegaConf.to_container(self.cfg.trainer, resolve=True),
+            "items": [i.id for i in train_items],
+            "seed": self.cfg.seed,
+            "previous": str(previous) if previous and not self.cfg.trainer.restart_from_base else None,
+        }
+        adapter = out / "adapter"
+        if self.folder.is_done(t, stage, settings):
+            log.info("round %d: fine_tune already done (%s)", t, adapter)
+            return adapter
+        from pada.training.fine_tune import fine_tune
+
+        log.info("round %d: fine-tuning %s on %d items", t, self.cfg.model.name, len(train_items))
+        start = time.perf_counter()
+        fine_tune(
+            self.cfg.model, self.cfg.trainer, train_items, adapter, seed=self.cfg.seed, init_adapter=previous
+        )
+        self.folder.mark_done(
+            t, stage, settings, {"train_items": len(train_items)}, time.perf_counter() - start
+        )
+        return adapter
+
+    def evaluate(self, t: int, adapter: Path, synthetic: list[MCItem]) -> dict[str, list[EvalRecord]]:
+        """Score the round's model on train, validation and test (and the base model once, on validation)."""
+        stage = "evaluate"
+        out = self.folder.stage_dir(t, stage)
+        sets: dict[str, Sequence[Item]] = dict(self.splits)
+        if self.method.augment_synthetic and synthetic:
+            sets["synthetic"] = synthetic
+        settings = {"adapter": str(adapter), "sets": {k: len(v) for k, v in sets.items()}, "base": t == 0}
+        if not self.folder.is_done(t, stage, settings):
+            from pada.training.evaluate import evaluate_splits, load_for_eval
+
+            start = time.perf_counter()
+            batch = self.cfg.trainer.eval_batch_size
+            if t == 0:
+                base, tok = load_for_eval(self.cfg.model, None)
+                acc = evaluate_splits(base, tok, {"validation": sets["validation"]}, out / "base", batch,
+                                      self.cfg.model.max_length)  # fmt: skip
+                log.info("base model (no fine-tuning): validation accuracy %.3f", acc["validation"])
+                del base
+            model, tok = load_for_eval(self.cfg.model, adapter)
+            acc = evaluate_splits(model, tok, sets, out, batch, self.cfg.model.max_length)
+            log.info("round %d: accuracy %s", t, {k: round(v, 3) for k, v in acc.items()})
+            self.folder.mark_done(t, stage, settings, {"adapter": str(adapter)}, time.perf_counter() - start)
+        return {name: read_records(out / f"{name}_records.jsonl") for name in sets}
+
+    # ------------------------------------------------------------------ stages: the teacher
+
+    @property
+    def agents(self) -> Any:
+        """The agent suite, opened (and the local teacher started) only when a stage needs it."""
+        if self._agents is None:
+            from pada.agents.suite import AgentSuite
+
+            task = TASK_DESCRIPTION.get(self.cfg.dataset.name, DEFAULT_TASK)
+            self._agents = self._stack.enter_context(
+                AgentSuite.open(
+                    self.cfg.teacher,
+                    None if self._judge_is_teacher() else self.cfg.judge,
+                    self.cfg.embedder,
+                    self.cfg.pattern_mining,
+                    self.cfg.generation,
+                    run_dir=self.folder.root,
+                    task=task,
+                    seed=self.cfg.seed,
+                )
+            )
+            # Validation and test questions may never reach a generator.
+            self._agents.hold_out(i.question for name in ("validation", "test") for i in self.splits[name])
+        return self._agents
+
+    def _judge_is_teacher(self) -> bool:
+        return OmegaConf.to_container(self.cfg.judge, resolve=True) == OmegaConf.to_container(
+            self.cfg.teacher, resolve=True
+        )
+
+    def analyze_errors(self, t: int, val_records: list[EvalRecord]) -> list[Any]:
+        """Pattern Analysis Agent, step 1: diagnose a seeded sample of validation failures."""
+        from pada.agents.records import Analysis
+
+        stage = "analyze_errors"
+        out = self.folder.stage_dir(t, stage)
+        failures = sorted((r for r in val_records if not r.correct), key=lambda r: r.id)
+        limit = self.cfg.pattern_mining.max_failures
+        if len(failures) > limit:
+            failures = sorted(random.Random(self.cfg.seed + t).sample(failures, limit), key=lambda r: r.id)
+        settings = {"failures": [r.id for r in failures], "teacher": self._lm_settings("teacher")}
+        if self.folder.is_done(t, stage, settings):
+            return [Analysis.from_dict(d) for d in read_jsonl(out / "analyses.jsonl")]
+        start = time.perf_counter()
+        analyses: list[Any] = []
+        chunk = max(1, self.cfg.pattern_mining.analysis_batch_size) * 4
+        progress = Progress(f"round {t}: analyzing validation failures", len(failures))
+        for i in range(0, len(failures), chunk):
+            analyses += self.agents.analyze_errors(failures[i : i + chunk])
+            progress.update(min(i + chunk, len(failures)))
+        write_jsonl(out / "analyses.jsonl", [a.to_dict() for a in analyses])
+        self._write_failures(out)
+        self.folder.mark_done(t, stage, settings, {"failures": len(failures)}, time.perf_counter() - start)
+        return analyses
+
+    def mine_patterns(self, t: int, analyses: list[Any]) -> Any:
+        """Pattern Analysis Agent, step 2: cluster the analyses; K by the elbow."""
+        from pada.agents.records import MiningResult
+
+        stage = "mine_patterns"
+        out = self.folder.stage_dir(t, stage)
+        settings = {
+            "analyses": [a.id for a in analyses],
+            "pattern_mining": OmegaConf.to_container(self.cfg.pattern_mining, resolve=True),
+            "embedder": self.cfg.embedder.name,
+        }
+        if self.folder.is_done(t, stage, settings):
+            return MiningResult.from_dict(read_json(out / "mining.json"))
+        start = time.perf_counter()
+        mining = self.agents.mine_patterns(analyses, out_dir=out)
+        write_json(out / "mining.json", mining.to_dict())
+        log.info("round %d: %d clusters (K by %s)", t, mining.k, mining.method)
+        self.folder.mark_done(t, stage, settings, {"analyses": len(analyses)}, time.perf_counter() - start)
+        return mining
+
+    def summarize_patterns(self, t: int, mining: Any, analyses: list[Any]) -> list[Any]:
+        """Pattern Analysis Agent, step 3: name and describe each cluster's failure pattern."""
+        from pada.agents.records import Pattern
+
+        stage = "summarize_patterns"
+        out = self.folder.stage_dir(t, stage)
+        settings = {
+            "clusters": [c.member_ids for c in mining.clusters],
+            "teacher": self._lm_settings("teacher"),
+        }
+        if self.folder.is_done(t, stage, settings):
+            return [Pattern.from_dict(d) for d in read_json(out / "patterns.json")]
+        start = time.perf_counter()
+        patterns = self.agents.summarize_patterns(mining, analyses)
+        write_json(out / "patterns.json", [p.to_dict() for p in patterns])
+        self.folder.mark_done(
+            t, stage, settings, {"clusters": len(mining.clusters)}, time.perf_counter() - start
+        )
+        return patterns
+
+    def direct_error_patterns(self, t: int, analyses: list[Any], quota: int) -> list[Any]:
+        """The no-clustering ablation: each sampled failure's own analysis stands in for a pattern."""
+        from pada.agents.records import Pattern
+
+        sample = sorted(random.Random(self.cfg.seed + t).sample(analyses, min(quota, len(analyses))),
+                        key=lambda a: a.id)  # fmt: skip
+        patterns = [
+            Pattern(
+                id=f"error-{i}",
+                name=a.missing_knowledge[:120],
+                description=f"{a.error_scenario} Cause: {a.root_cause}",
+                cluster_id=i,
+                member_ids=[a.id],
+            )
+            for i, a in enumerate(sample)
+        ]
+        write_json(
+            self.folder.stage_dir(t, "summarize_patterns") / "patterns.json", [p.to_dict() for p in patterns]
+        )
+        return patterns
+
+    def draft_strategies(self, t: int, patterns: list[Any]) -> list[Any]:
+        """Draft one data-augmentation strategy per pattern."""
+        from pada.agents.records import Strategy
+
+        stage = "draft_strategies"
+        out = self.folder.stage_dir(t, stage)
+        settings = {"patterns": [p.to_dict() for p in patterns], "teacher": self._lm_settings("teacher")}
+        if self.folder.is_done(t, stage, settings):
+            return [Strategy.from_dict(d) for d in read_json(out / "strategies.json")]
+        start = time.perf_counter()
+        strategies = self.agents.draft_strategies(patterns)
+        write_json(out / "strategies.json", [s.to_dict() for s in strategies])
+        rows = [
+            {"pattern": p.name, "description": p.description, "size": len(p.member_ids), "strategy": s.text()}
+            for p, s in zip(patterns, strategies, strict=True)
+        ]
+        write_json(out / "patterns_with_strategies.json", rows)
+        self.folder.mark_done(t, stage, settings, {"patterns": len(patterns)}, time.perf_counter() - start)
+        return strategies
+
+    def generate(
+        self,
+        t: int,
+        strategies: list[Any],
+        weights: list[int],
+        val_quota: int,
+        train_failures: list[EvalRecord],
+        train_quota: int,
+        metrics: dict[str, Any],
+    ) -> list[MCItem]:
+        """Data Generation Agent + Quality Control Agent, until each path's quota of accepted items is met.
+
+        Rejected items are regenerated: each attempt asks only for what is still missing, with fresh
+        rollouts, up to ``generation.max_attempts`` attempts.
+        """
+        stage = "generate"
+        out = self.folder.stage_dir(t, stage)
+        settings = {
+            "strategies": [s.to_dict() for s in strategies],
+            "weights": weights,
+            "quotas": [val_quota, train_quota],
+            "train_failures": [r.id for r in train_failures],
+            "generation": OmegaConf.to_container(self.cfg.generation, resolve=True),
+            "quality_gate": OmegaConf.to_container(self.cfg.quality_gate, resolve=True),
+            "gate_on": bool(self.method.quality_gate),
+            "teacher": self._lm_settings("teacher"),
+            "judge": self._lm_settings("judge"),
+        }
+        if not self.folder.is_done(t, stage, settings):
+            start = time.perf_counter()
+            samples = self._generate_and_gate(t, strategies, weights, val_quota, train_failures, train_quota)
+            write_jsonl(out / "samples.jsonl", samples)
+            write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
+            self.folder.mark_done(
+                t, stage, settings, {"strategies": len(strategies)}, time.perf_counter() - start
+            )
+        samples = read_jsonl(out / "samples.jsonl")
+        reasons: dict[str, int] = {}
+        for s in samples:
+            for kind in {r.split(":", 1)[0] for r in s["reasons"]}:
+                reasons[kind] = reasons.get(kind, 0) + 1
+        metrics.update(
+            generated=len(samples),
+            accepted=sum(s["accepted"] for s in samples),
+            rejected_by_reason=reasons,
+        )
+        return _items_from_dicts([s["item"] for s in samples if s["accepted"]])
+
+    def _generate_and_gate(
+        self,
+        t: int,
+        strategies: list[Any],
+        weights: list[int],
+        val_quota: int,
+        train_failures: list[EvalRecord],
+        train_quota: int,
+    ) -> list[dict[str, Any]]:
+        samples: list[dict[str, Any]] = []
+        accepted = {"pattern": 0, "train_error": 0}
+        quota = {"pattern": val_quota if strategies else 0, "train_error": train_quota}
+        unused_failures = list(train_failures)
+        exemplars = self._exemplars(t)
+        progress = Progress(f"round {t}: accepted synthetic items", sum(quota.values()))
+        for attempt in range(self.cfg.generation.max_attempts):
+            batch = []
+            need = quota["pattern"] - accepted["pattern"]
+            if need > 0:
+                for strategy, n in zip(strategies, proportional(need, weights), strict=True):
+                    if n:
+                        # A fresh id per attempt gives fresh rollouts: regenerating asks for new items.
+                        tagged = (
+                            replace(strategy, id=f"{strategy.id}/attempt{attempt}") if attempt else strategy
+                        )
+                        batch += self.agents.generate_from_strategy(tagged, exemplars, n)
+            need = quota["train_error"] - accepted["train_error"]
+            if need > 0:
+                seeds, unused_failures = unused_failures[:need], unused_failures[need:]
+                for record in seeds:
+                    batch += self.agents.generate_from_train_error(record, n=1)
+            if not batch:
+                break
+            verdicts = self.agents.judge(batch) if self.method.quality_gate else None
+            scores = {v.item_id: (judge_score(v), v.reasons) for v in verdicts} if verdicts else None
+            decisions = self.gate.check([g.item for g in batch], scores)
+            for g, d, v in zip(batch, decisions, verdicts or [None] * len(batch), strict=True):
+                over = d.accepted and accepted[g.path] >= quota[g.path]
+                if over:
+                    d = GateDecision(d.item_id, False, ["budget: the path's quota was already filled"])
+                if d.accepted:
+                    accepted[g.path] += 1
+                samples.append(self._sample_row(g, d, v, attempt))
+            progress.update(sum(accepted.values()))
+            if all(accepted[p] >= quota[p] for p in quota):
+                break
+        for path in quota:
+            if accepted[path] < quota[path]:
+                self.notes.append(
+                    f"round {t}: {path} path accepted {accepted[path]} of its quota of {quota[path]} items "
+                    f"after {self.cfg.generation.max_attempts} attempts"
+                )
+        failures = self.agents.failures
+        write_jsonl(
+            self.folder.stage_dir(t, "generate") / "agent_failures.jsonl", [f.to_dict() for f in failures]
+        )
+        return samples
+
+    @staticmethod
+    def _sample_row(g: Any, decision: GateDecision, verdict: Any, attempt: int) -> dict[str, Any]:
+        item = g.item.to_dict()
+        item["meta"] = {**item.get("meta", {}), "verdict": verdict.to_dict() if verdict else None}
+        return {
+            "id": g.id,
+            "path": g.path,
+            "origin": g.origin,
+            "target": g.target,
+            "attempt": attempt,
+            "item": item,
+            "rationale": g.rationale,
+            "verdict": verdict.to_dict() if verdict else None,
+            "accepted": decision.accepted,
+            "reasons": decision.reasons,
+        }
+
+    @property
+    def gate(self) -> QualityGate:
+        """The non-LLM checks, against the training split and every synthetic item so far."""
+        if self._gate is None:
+            known = [*self.splits["train"], *self._all_synthetic()]
+            protected = [*self.splits["validation"], *self.splits["test"]]
+            embed = self.agents.embedder.encode
+            self._gate = QualityGate(self.cfg.quality_gate, embed, known, protected)
+        return self._gate
+
+    def merge(self, t: int, synthetic: list[MCItem], new_items: list[MCItem]) -> list[MCItem]:
+        """D_aug += accepted items; the cumulative set is written for the next round and the export."""
+        merged = [*synthetic, *new_items]
+        write_jsonl(self.folder.stage_dir(t, "merge") / "augmented.jsonl", [i.to_dict() for i in merged])
+        return merged
+
+    # ------------------------------------------------------------------ helpers
+
+    def _all_synthetic(self) -> list[MCItem]:
+        items: list[MCItem] = []
+        for path in sorted(self.folder.root.glob("round_*/generate/accepted.jsonl")):
+            items += _items_from_dicts(read_jsonl(path))
+        return items
+
+    def _train_failures(
+        self, records: dict[str, list[EvalRecord]], synthetic: list[MCItem]
+    ) -> list[EvalRecord]:
+        # LLM2LLM never re-augments synthetic items; PaDA may (method.augment_synthetic).
+        failed = [r for r in records["train"] if not r.correct]
+        if self.method.augment_synthetic:
+            failed += [replace(r, split="train") for r in records.get("synthetic", []) if not r.correct]
+        random.Random(self.cfg.seed).shuffle(failed)
+        return failed[: self.cfg.generation.max_train_errors]
+
+    def _exemplars(self, t: int) -> list[MCItem]:
+        train = [i for i in self.splits["train"] if isinstance(i, MCItem)]
+        k = min(self.cfg.generation.exemplars, len(train))
+        return random.Random(self.cfg.seed * 1000 + t).sample(train, k)
+
+    def _write_failures(self, out: Path) -> None:
+        write_jsonl(out / "agent_failures.jsonl", [f.to_dict() for f in self.agents.failures])
+
+    def _lm_settings(self, role: str) -> dict[str, Any]:
+        lm = OmegaConf.to_container(self.cfg[role], resolve=True)
+        return {k: lm[k] for k in ("provider", "model", "api_base", "temperature", "max_tokens")}
+
+    def _usage_snapshot(self) -> dict[str, Any]:
+        return self._agents.usage.to_dict()["total"] if self._agents is not None else {}
+
+    def _round_metrics(self, t: int, records: dict[str, list[EvalRecord]]) -> dict[str, Any]:
+        def acc(name: str) -> float:
+            rs = records.get(name, [])
+            return sum(r.correct for r in rs) / len(rs) if rs else 0.0
+
+        metrics: dict[str, Any] = {
+            "round": t,
+            "train_acc": acc("train"),
+            "val_acc": acc("validation"),
+            "test_acc": acc("test"),
+            "val_failures": sum(not r.correct for r in records["validation"]),
+            "train_failures": sum(not r.correct for r in records["train"]),
+            "generated": 0,
+            "accepted": 0,
+            "rejected_by_reason": {},
+        }
+        metrics["gap"] = metrics["train_acc"] - metrics["val_acc"]
+        if t == 0:
+            base = self.folder.stage_dir(0, "evaluate") / "base" / "accuracy.json"
+            if base.exists():
+                metrics["base_val_acc"] = read_json(base)["validation"]
+        return metrics
+
+    def _finish_round(self, metrics: dict[str, Any]) -> None:
+        now = self._usage_snapshot()
+        before = self._usage_mark
+        metrics["teacher"] = {
+            "calls": now.get("calls", 0) - before.get("calls", 0),
+            "cache_hits": now.get("cache_hits", 0) - before.get("cache_hits", 0),
+            "input_tokens": now.get("input_tokens", 0) - before.get("input_tokens", 0),
+            "output_tokens": now.get("output_tokens", 0) - before.get("output_tokens", 0),
+            "wall_s": round(now.get("wall_s", 0.0) - before.get("wall_s", 0.0), 1),
+            "parse_failures": now.get("parse_failures", 0) - before.get("parse_failures", 0),
+        }
+        metrics["stage_seconds"] = self.folder.stage_seconds(metrics["round"])
+        self.rounds.append(metrics)
+        if self._agents is not None:
+            write_json(self.folder.root / "teacher_usage.json", self._agents.usage.to_dict())
+        self.on_round(metrics)

@@ -1,0 +1,96 @@
+"""``metrics.json`` and ``summary.md``: a run's numbers for machines and for people.
+
+``metrics.json`` is the contract with :mod:`pada.report` and :mod:`pada.sweep`; ``summary.md`` is
+what a person opens first. Both are rewritten after every round, so a run killed half way still says
+how far it got.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pada.loop.artifacts import atomic_write_text, write_json
+
+
+def best_round(rounds: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The round with the highest validation accuracy (the earliest among ties)."""
+    evaluated = [r for r in rounds if r.get("val_acc") is not None]
+    return max(evaluated, key=lambda r: (r["val_acc"], -r["round"])) if evaluated else None
+
+
+def final_metrics(rounds: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """The reported result: the best round on validation, scored on test, plus whole-run costs."""
+    best = best_round(rounds) or {}
+    teacher = [r.get("teacher", {}) for r in rounds]
+    return {
+        "best_round": best.get("round"),
+        "train_acc": best.get("train_acc"),
+        "val_acc": best.get("val_acc"),
+        "test_acc": best.get("test_acc"),
+        "gap": best.get("gap"),
+        "base_val_acc": rounds[0].get("base_val_acc") if rounds else None,
+        "synthetic_items": sum(r.get("accepted", 0) for r in rounds),
+        "teacher_calls": sum(t.get("calls", 0) for t in teacher),
+        "teacher_tokens": sum(t.get("input_tokens", 0) + t.get("output_tokens", 0) for t in teacher),
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def write_metrics(
+    path: Path, header: dict[str, Any], rounds: list[dict[str, Any]], final: dict[str, Any]
+) -> None:
+    """Write ``metrics.json`` (see :mod:`pada.report` for its readers)."""
+    write_json(path, {**header, "rounds": rounds, "final": final})
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def write_summary(
+    path: Path, header: dict[str, Any], rounds: list[dict[str, Any]], final: dict[str, Any], notes: list[str]
+) -> None:
+    """Write ``summary.md``: the result, each round's numbers and stage times, and what the agents found."""
+    lines = [
+        f"# pada run: {header['experiment']} / {header['method']} / seed {header['seed']}",
+        "",
+        f"Status: **{header['status']}**. Best round on validation: {final.get('best_round')}, "
+        f"test accuracy {_pct(final.get('test_acc'))} (validation {_pct(final.get('val_acc'))}, "
+        f"generalization gap {_pct(final.get('gap'))}). Synthetic items accepted: "
+        f"{final.get('synthetic_items', 0)}. Teacher calls: {final.get('teacher_calls', 0)}, "
+        f"tokens: {final.get('teacher_tokens', 0)}. Wall time: {final.get('wall_s', 0):.0f} s.",
+        "",
+        "## Rounds",
+        "",
+        "| round | train | validation | test | gap | val failures | K | generated | accepted | calls |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rounds:
+        lines.append(
+            f"| {r['round']} | {_pct(r.get('train_acc'))} | {_pct(r.get('val_acc'))} | "
+            f"{_pct(r.get('test_acc'))} | {_pct(r.get('gap'))} | {r.get('val_failures', '-')} | "
+            f"{r.get('k', '-')} | {r.get('generated', '-')} | {r.get('accepted', '-')} | "
+            f"{r.get('teacher', {}).get('calls', '-')} |"
+        )
+    lines += ["", "## Time per stage (seconds)", ""]
+    for r in rounds:
+        stages = r.get("stage_seconds", {})
+        if stages:
+            lines.append(f"- round {r['round']}: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    rejections = {}
+    for r in rounds:
+        for reason, n in r.get("rejected_by_reason", {}).items():
+            rejections[reason] = rejections.get(reason, 0) + n
+    if rejections:
+        lines += ["", "## Rejected synthetic items by reason", ""]
+        lines += [f"- {reason}: {n}" for reason, n in sorted(rejections.items())]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    lines += [
+        "",
+        "Artifacts: `round_<t>/<stage>/` (each with a `manifest.json`), `data/split_manifest.json`, "
+        "`export/augmented.jsonl`, `metrics.json`.",
+        "",
+    ]
+    atomic_write_text(path, "\n".join(lines))

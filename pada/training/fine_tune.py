@@ -1,0 +1,264 @@
+"""One fine-tuning round: base model + LoRA adapter, trained by Lightning, adapter saved on its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from pada.tasks.schema import Item
+from pada.training.cfg import cfg_value
+from pada.training.data import SFTDataModule
+from pada.training.models import configure_threads, load_base
+from pada.training.module import LoraFineTuner
+
+log = logging.getLogger(__name__)
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+ADAPTER_CONFIG = "adapter_config.json"
+TRAIN_METRICS = "train_metrics.json"
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_adapter` hands back.
+
+    Attributes:
+        model: The trained ``PeftModel`` (eval mode, on the training device of rank 0).
+        tokenizer: The student's tokenizer.
+        metrics: Loss curve, steps, tokens, wall time and the settings that produced them.
+        is_global_zero: Whether this process is rank 0 (the one that writes files under DDP).
+    """
+
+    model: Any
+    tokenizer: Any
+    metrics: dict[str, Any] = field(default_factory=dict)
+    is_global_zero: bool = True
+
+
+def lora_config(model_cfg: Any, num_layers: int | None = None) -> Any:
+    """Build a peft ``LoraConfig`` from the model config's ``lora`` node.
+
+    Args:
+        model_cfg: The ``ModelConfig``; its ``lora`` node gives rank, alpha, dropout, target modules and,
+            optionally, ``top_layers``: adapt only the last N transformer layers.
+        num_layers: The model's number of layers (needed for ``top_layers``).
+
+    Why ``top_layers``: the base model is frozen, so backpropagation stops at the lowest adapted layer.
+    Adapting the top third of SmolLM2's layers makes a CPU training step about twice as fast.
+    """
+    from peft import LoraConfig, TaskType
+
+    lora = cfg_value(model_cfg, "lora", {})
+    top = cfg_value(lora, "top_layers", None)
+    layers = None
+    if top is not None and num_layers is not None and 0 < int(top) < num_layers:
+        layers = list(range(num_layers - int(top), num_layers))
+    return LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=int(cfg_value(lora, "r", 8)),
+        lora_alpha=int(cfg_value(lora, "alpha", 16)),
+        lora_dropout=float(cfg_value(lora, "dropout", 0.05)),
+        target_modules=list(cfg_value(lora, "target_modules", ["q_proj", "k_proj", "v_proj", "o_proj"])),
+        layers_to_transform=layers,
+    )
+
+
+def wrap_with_adapter(base: Any, model_cfg: Any, seed: int, init_adapter: str | Path | None = None) -> Any:
+    """Put a trainable LoRA adapter on ``base``: a fresh one, or a copy of ``init_adapter``'s weights.
+
+    The seed is set right before the adapter is created, so the adapter's random init (and thus the
+    run) is reproducible.
+    """
+    from peft import PeftModel, get_peft_model
+
+    L.seed_everything(seed, workers=True, verbose=False)
+    if init_adapter is not None:
+        model = PeftModel.from_pretrained(base, str(init_adapter), is_trainable=True)
+    else:
+        model = get_peft_model(base, lora_config(model_cfg, getattr(base.config, "num_hidden_layers", None)))
+    # from_pretrained returns eval mode and Lightning keeps submodule modes: LoRA dropout would stay off.
+    model.train()
+    return model
+
+
+def build_trainer(
+    trainer_cfg: Any, out_dir: Path, logger: Any = None, callbacks: list | None = None
+) -> L.Trainer:
+    """Build a Lightning ``Trainer`` from a ``TrainerConfig``: no checkpoints, no files in the CWD."""
+    return L.Trainer(
+        accelerator=cfg_value(trainer_cfg, "accelerator", "cpu"),
+        devices=cfg_value(trainer_cfg, "devices", 1),
+        strategy=cfg_value(trainer_cfg, "strategy", "auto"),
+        precision=cfg_value(trainer_cfg, "precision", "32-true"),
+        max_epochs=int(cfg_value(trainer_cfg, "max_epochs", 1)),
+        max_steps=int(cfg_value(trainer_cfg, "max_steps", -1)),
+        accumulate_grad_batches=int(cfg_value(trainer_cfg, "grad_accum", 1)),
+        gradient_clip_val=cfg_value(trainer_cfg, "grad_clip", None) or None,
+        logger=logger if logger is not None else False,
+        log_every_n_steps=1,
+        callbacks=callbacks or [],
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=bool(cfg_value(trainer_cfg, "progress_bar", False)),
+        num_sanity_val_steps=0,
+        # A new DataLoader per epoch: the data module shuffles option orders per epoch.
+        reload_dataloaders_every_n_epochs=1,
+        default_root_dir=str(out_dir),
+    )
+
+
+def train_adapter(
+    model_cfg: Any,
+    trainer_cfg: Any,
+    train_items: Sequence[Item],
+    out_dir: str | Path,
+    seed: int = 0,
+    init_adapter: str | Path | None = None,
+    logger: Any = None,
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Train a LoRA adapter and keep it in memory (:func:`fine_tune` also saves it).
+
+    Args:
+        model_cfg: The student's ``ModelConfig``.
+        trainer_cfg: The ``TrainerConfig``.
+        train_items: The round's training items.
+        out_dir: Lightning's root dir (nothing is written there unless a logger writes).
+        seed: Seeds the adapter init, dropout and data order.
+        init_adapter: Start from this adapter's weights instead of a fresh adapter. Used as given:
+            the restart-or-continue switch is applied by :func:`fine_tune`.
+        logger: An optional Lightning logger (e.g. ``WandbLogger``).
+        callbacks: Extra Lightning callbacks.
+
+    Returns:
+        The trained model, tokenizer and training metrics.
+    """
+    out_dir = Path(out_dir)
+    accelerator = cfg_value(trainer_cfg, "accelerator", "cpu")
+    devices = cfg_value(trainer_cfg, "devices", 1)
+    if accelerator == "cpu":
+        configure_threads(cfg_value(trainer_cfg, "num_threads", None), processes=int(devices))
+    base, tokenizer = load_base(model_cfg, accelerator=accelerator)
+    model = wrap_with_adapter(base, model_cfg, seed, init_adapter)
+    module = LoraFineTuner(
+        model,
+        lr=float(cfg_value(trainer_cfg, "lr", 2e-4)),
+        weight_decay=float(cfg_value(trainer_cfg, "weight_decay", 0.0)),
+        warmup_ratio=float(cfg_value(trainer_cfg, "warmup_ratio", 0.1)),
+        scheduler=str(cfg_value(trainer_cfg, "scheduler", "cosine")),
+    )
+    data = SFTDataModule(
+        train_items,
+        tokenizer,
+        max_length=int(cfg_value(model_cfg, "max_length", 384)),
+        batch_size=int(cfg_value(trainer_cfg, "batch_size", 8)),
+        seed=seed,
+        num_workers=int(cfg_value(trainer_cfg, "num_workers", 0)),
+        group_by_length=bool(cfg_value(trainer_cfg, "group_by_length", True)),
+        shuffle_options=bool(cfg_value(trainer_cfg, "shuffle_options", True)),
+    )
+    trainer = build_trainer(trainer_cfg, out_dir, logger=logger, callbacks=callbacks)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # Batches are tokenized up front; extra DataLoader workers would only cost start-up time.
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(module, datamodule=data)
+    wall = time.perf_counter() - start
+    model.eval()
+    metrics = {
+        "model": cfg_value(model_cfg, "name", "?"),
+        "seed": seed,
+        "train_items": len(train_items),
+        "init_adapter": str(init_adapter) if init_adapter is not None else None,
+        "world_size": trainer.world_size,
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "tokens": module.tokens_total,
+        "wall_time_s": round(wall, 3),
+        "tokens_per_s": round(module.tokens_total / wall, 1) if wall > 0 else None,
+        "final_loss": module.loss_curve[-1] if module.loss_curve else None,
+        "loss_curve": [round(x, 5) for x in module.loss_curve],
+        "lr": module.lr,
+        "lora": _adapter_summary(model),
+    }
+    return TrainResult(
+        model=model, tokenizer=tokenizer, metrics=metrics, is_global_zero=trainer.is_global_zero
+    )
+
+
+def _adapter_summary(model: Any) -> dict[str, Any]:
+    """Summarize the adapter that was trained (from peft's own config, so a continued one is right too)."""
+    pc = model.peft_config["default"]
+    return {
+        "r": pc.r,
+        "alpha": pc.lora_alpha,
+        "dropout": pc.lora_dropout,
+        "target_modules": sorted(pc.target_modules),
+        "layers": pc.layers_to_transform,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+def save_adapter(model: Any, out_dir: str | Path) -> Path:
+    """Save only the adapter (``adapter_model.safetensors`` + ``adapter_config.json``) to ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    return out_dir
+
+
+def fine_tune(
+    model_cfg: Any,
+    trainer_cfg: Any,
+    train_items: Sequence[Item],
+    out_dir: str | Path,
+    seed: int = 0,
+    init_adapter: str | Path | None = None,
+    logger: Any = None,
+) -> Path:
+    """Fine-tune the student on ``train_items`` and save the adapter and its training metrics.
+
+    Args:
+        model_cfg: The student's ``ModelConfig``.
+        trainer_cfg: The ``TrainerConfig``. Its ``restart_from_base`` decides what ``init_adapter``
+            means: true (the default) ignores it and trains a fresh adapter on the base model;
+            false continues training from it.
+        train_items: The round's training items.
+        out_dir: The adapter folder to write (created if needed).
+        seed: Seeds the adapter init, dropout and data order.
+        init_adapter: The previous round's adapter folder, if any.
+        logger: An optional Lightning logger.
+
+    Returns:
+        ``out_dir``, holding ``adapter_model.safetensors``, ``adapter_config.json`` and
+        ``train_metrics.json``. Under DDP only rank 0 writes; every rank returns the path.
+    """
+    out_dir = Path(out_dir)
+    restart = bool(cfg_value(trainer_cfg, "restart_from_base", True))
+    start_from = None if restart else init_adapter
+    if init_adapter is not None and restart:
+        log.info("restart_from_base: training a fresh adapter (not continuing from %s)", init_adapter)
+    result = train_adapter(
+        model_cfg, trainer_cfg, train_items, out_dir, seed=seed, init_adapter=start_from, logger=logger
+    )
+    result.metrics["restart_from_base"] = restart
+    if result.is_global_zero:
+        save_adapter(result.model, out_dir)
+        (out_dir / TRAIN_METRICS).write_text(json.dumps(result.metrics, indent=2))
+        log.info(
+            "fine-tuned %s on %d items: %d steps, %.1f s, final loss %s",
+            result.metrics["model"],
+            len(train_items),
+            result.metrics["steps"],
+            result.metrics["wall_time_s"],
+            result.metrics["final_loss"],
+        )
+    return out_dir

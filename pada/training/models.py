@@ -1,0 +1,209 @@
+"""Load the student (base model + tokenizer) from a ``ModelConfig``, including the in-process tiny one.
+
+Sources: ``asset`` (pada's offline asset store), ``hub`` (a Hugging Face id), ``local`` (a folder) and
+``tiny_random`` (a tiny random Llama with a BPE tokenizer trained in-process, for tests).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from pada.training.cfg import cfg_value
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+# Special tokens of the tiny test tokenizer; the chat template below uses them.
+_TINY_SPECIALS = ["<pad>", "<s>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+_TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+# A small corpus is enough: byte-level BPE covers any text, the merges only shorten common words.
+_TINY_CORPUS = [
+    "Which of the following is a source of energy for plants? Sunlight, water, soil, air.",
+    "What is the boiling point of water at sea level? 100 degrees Celsius.",
+    "Answer with the letter of the correct option. A. B. C. D. E.",
+    "Answer with a short phrase or number only.",
+    "The heart pumps blood through the body. The lungs take in oxygen.",
+    "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    "A student measures the mass of a rock. Which tool should the student use? A balance.",
+    "The moon orbits the Earth, and the Earth orbits the Sun.",
+    "Question: what is 2 + 3? The answer is 5.",
+]
+
+
+def cuda_available() -> bool:
+    """Whether a CUDA device can be used."""
+    return torch.cuda.is_available()
+
+
+def resolve_dtype(name: str | None, accelerator: str = "auto") -> torch.dtype:
+    """Pick the weight dtype for a model.
+
+    Args:
+        name: ``auto`` (float32 on CPU, bfloat16 on a GPU that supports it) or an explicit dtype name.
+        accelerator: The trainer's accelerator (``cpu``, ``gpu``, ``cuda`` or ``auto``).
+
+    Returns:
+        The torch dtype.
+    """
+    name = (name or "auto").lower()
+    if name != "auto":
+        if name not in _DTYPES:
+            raise ValueError(f"unknown dtype {name!r}; use auto or one of {sorted(_DTYPES)}")
+        return _DTYPES[name]
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda_available())
+    if on_gpu and cuda_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def configure_threads(num_threads: int | None = None, processes: int = 1) -> int:
+    """Set torch's intra-op threads: all usable cores shared between ``processes``, at least one.
+
+    Several processes on one CPU (DDP over gloo) each taking every core would oversubscribe it.
+    """
+    if num_threads is None or num_threads <= 0:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+        num_threads = max(1, cores // max(1, processes))
+    torch.set_num_threads(num_threads)
+    return num_threads
+
+
+def build_tiny_tokenizer() -> Any:
+    """Train a byte-level BPE tokenizer of a few hundred tokens in-process, with a chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=384,
+        special_tokens=_TINY_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_TINY_CORPUS, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="<|end|>",
+    )
+    fast.chat_template = _TINY_CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_random(seed: int = 0) -> tuple[Any, Any]:
+    """Build a tiny random Llama (hidden 32, 2 layers) and its tokenizer, in about 0.1 s.
+
+    The weights come from a private RNG stream, so building it does not move the global seed and two
+    builds are identical.
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer
+
+
+def resolve_model_dir(model_cfg: Any) -> str:
+    """Return the local folder or hub id that ``from_pretrained`` should read for a config.
+
+    ``asset`` names go through :func:`pada.assets.resolve_model_path` (imported here, lazily, so that
+    tests with the tiny model need no asset store).
+    """
+    source = cfg_value(model_cfg, "source", "asset")
+    path = str(cfg_value(model_cfg, "path"))
+    if source == "asset":
+        from pada.assets import resolve_model_path
+
+        return str(resolve_model_path(source, path))
+    if source in ("hub", "local"):
+        try:
+            from pada.assets import resolve_model_path
+        except ImportError:
+            return path
+        return str(resolve_model_path(source, path))
+    raise ValueError(f"model source {source!r} is not a folder source; use asset, hub, local or tiny_random")
+
+
+def _ensure_pad(tokenizer: Any, model: Any) -> None:
+    """Give the tokenizer and model a pad token; pads never enter the loss or attention, so eos will do."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def load_tokenizer(model_cfg: Any) -> Any:
+    """Load the student's tokenizer (with a pad token)."""
+    if cfg_value(model_cfg, "source", "asset") == "tiny_random":
+        return build_tiny_tokenizer()
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir(model_cfg))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base(model_cfg: Any, accelerator: str = "auto", dtype: torch.dtype | None = None) -> tuple[Any, Any]:
+    """Load the base causal LM and its tokenizer from a ``ModelConfig``.
+
+    Args:
+        model_cfg: The model config (``name``, ``source``, ``path``, ``dtype``...).
+        accelerator: Where it will run; decides the ``auto`` dtype (float32 on CPU, bfloat16 on GPU).
+        dtype: Overrides the config's dtype.
+
+    Returns:
+        ``(model, tokenizer)``; the model is on CPU, in eval mode, with a pad token set.
+    """
+    if dtype is None:
+        dtype = resolve_dtype(cfg_value(model_cfg, "dtype", "auto"), accelerator)
+    if cfg_value(model_cfg, "source", "asset") == "tiny_random":
+        model, tokenizer = build_tiny_random()
+        model = model.to(dtype)
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = resolve_model_dir(model_cfg)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError(
+            f"model {cfg_value(model_cfg, 'name', '?')!r} has no chat template (an instruct model is needed)"
+        )
+    _ensure_pad(tokenizer, model)
+    return model.eval(), tokenizer

@@ -1,0 +1,250 @@
+"""A scripted teacher for offline agent tests: a DSPy engine that answers by agent, from a script.
+
+Each agent is recognised from the output keys its prompt asks for. A script maps an agent to a list
+of raw answers (strings, used in order, the last one repeated) or to a function of the user message.
+Every request is kept, so tests can read exactly what reached the LM.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import dspy
+import pytest
+from dspy.lm15 import Message, Request, Response, TextPart, Usage
+
+from pada.agents.lm import LMHandle
+from pada.agents.suite import AgentSuite
+from pada.agents.usage import Budget
+from pada.tasks.schema import EvalRecord, MCItem
+
+# Output keys that identify each agent's prompt (checked in this order).
+AGENT_KEYS = [
+    ("judge", '"answer_correct"'),
+    ("batch_analysis", '"analyses"'),
+    ("error_analysis", '"root_cause"'),
+    ("pattern_summary", '"description"'),
+    ("strategy_draft", '"what_to_write"'),
+    ("error_generation", "[[ ## student_answer ## ]]"),
+    ("pattern_generation", '"questions"'),
+    ("solve", '"answer"'),
+]
+
+
+def agent_of(system: str, user: str) -> str:
+    for agent, key in AGENT_KEYS:
+        if key in system or key in user:
+            return agent
+    raise AssertionError(f"unrecognised prompt: {system[:200]}")
+
+
+def field(user: str, name: str) -> str:
+    """The value of input field ``name`` in a user message."""
+    marker = f"[[ ## {name} ## ]]\n"
+    start = user.index(marker) + len(marker)
+    ends = [e for e in (user.find("\n\n[[ ## ", start), user.find("\n\nRespond", start)) if e >= 0]
+    return user[start : min(ends) if ends else None].strip()
+
+
+def default_answer(agent: str, user: str, call: int) -> str:
+    """Well-formed answers for every agent; generated questions differ per call."""
+    if agent == "error_analysis":
+        return json.dumps(
+            {
+                "root_cause": "The student confused related concepts.",
+                "error_scenario": "Questions that require applying a definition.",
+                "missing_knowledge": "basic definitions",
+            }
+        )
+    if agent == "batch_analysis":
+        n = field(user, "failures").count("Failure ")
+        return json.dumps(
+            {
+                "analyses": [
+                    {
+                        "failure": i,
+                        "root_cause": f"cause {i}",
+                        "error_scenario": f"scenario {i}",
+                        "missing_knowledge": f"knowledge {i}",
+                    }
+                    for i in range(1, n + 1)
+                ]
+            }
+        )
+    if agent == "pattern_summary":
+        return json.dumps({"name": "Confusing definitions", "description": "The student mixes up terms."})
+    if agent == "strategy_draft":
+        return json.dumps(
+            {
+                "what_to_write": "Questions that test definitions.",
+                "what_to_vary": "The objects and contexts.",
+                "what_to_avoid": "Trick wording.",
+                "count": "6 questions",
+            }
+        )
+    if agent in ("pattern_generation", "error_generation"):
+        n = int(field(user, "n"))
+        items = [
+            {
+                "question": f"Synthetic question number {call}-{i} about unit {call * 10 + i}?",
+                "options": ["alpha", "beta", "gamma", "delta"],
+                "answer": "B",
+                "rationale": "Because beta.",
+            }
+            for i in range(n)
+        ]
+        return json.dumps({"questions": items})
+    if agent == "solve":
+        return json.dumps({"answer": "B"})
+    if agent == "judge":
+        return json.dumps(
+            {
+                "answer_correct": True,
+                "answer_unique": True,
+                "fits_target": True,
+                "clear": True,
+                "factual": True,
+                "reasons": "Looks fine.",
+            }
+        )
+    raise AssertionError(agent)
+
+
+Script = dict[str, list[str] | Callable[[str, int], str]]
+
+
+class ScriptedEngine:
+    """A DSPy engine that answers from a script (see the module docstring)."""
+
+    def __init__(self, script: Script | None = None, tokens: tuple[int, int] = (100, 20)) -> None:
+        self.script = dict(script or {})
+        self.tokens = tokens
+        self.requests: list[tuple[str, str, str]] = []  # (agent, system, user)
+        self.seeds: list[int | None] = []  # each request's seed: the rollout as the provider sees it
+        self.calls: dict[str, int] = {}
+
+    def complete(self, request: Request) -> Response:
+        system = (
+            request.system
+            if isinstance(request.system, str)
+            else "".join(p.text for p in request.system or ())
+        )
+        user = request.messages[-1].text or ""
+        agent = agent_of(system, user)
+        call = self.calls.get(agent, 0)
+        self.calls[agent] = call + 1
+        self.requests.append((agent, system, user))
+        self.seeds.append(request.config.seed)
+        answers = self.script.get(agent)
+        if callable(answers):
+            text = answers(user, call)
+        elif answers:
+            text = answers[min(call, len(answers) - 1)]
+        else:
+            text = None
+        if text is None:
+            text = default_answer(agent, user, call)
+        finish = "length" if text.endswith("<truncated>") else "stop"
+        text = text.removesuffix("<truncated>")
+        return Response(
+            id=None,
+            model="scripted",
+            message=Message.assistant([TextPart(text)]),
+            finish_reason=finish,
+            usage=Usage(input_tokens=self.tokens[0], output_tokens=self.tokens[1]),
+        )
+
+    def prompts(self, *agents: str) -> list[str]:
+        """All prompt texts (system + user) sent for the given agents."""
+        return [f"{s}\n{u}" for a, s, u in self.requests if not agents or a in agents]
+
+
+def scripted_handle(
+    engine: ScriptedEngine,
+    role: str = "teacher",
+    cache: bool = False,
+    budget: Budget | None = None,
+    max_attempts: int = 3,
+    adapter: str = "json",
+    temperature: float = 0.7,
+) -> LMHandle:
+    lm = dspy.LM(
+        f"scripted/{role}", engine=engine, cache=cache, temperature=temperature, max_tokens=600, num_retries=0
+    )
+    return LMHandle(
+        role=role,
+        lm=lm,
+        provider="scripted",
+        budget=budget or Budget(),
+        adapter=adapter,
+        max_attempts=max_attempts,
+    )
+
+
+@pytest.fixture
+def engine() -> ScriptedEngine:
+    return ScriptedEngine()
+
+
+@pytest.fixture
+def make_suite():
+    """Build an AgentSuite over scripted engines: ``make_suite(engine, judge_engine=None, **kwargs)``."""
+
+    def _make(
+        engine: ScriptedEngine,
+        judge_engine: ScriptedEngine | None = None,
+        embedder: Any = None,
+        budget: Budget | None = None,
+        max_attempts: int = 3,
+        adapter: str = "json",
+        cache: bool = False,
+        **kwargs: Any,
+    ) -> AgentSuite:
+        teacher = scripted_handle(
+            engine, cache=cache, budget=budget, max_attempts=max_attempts, adapter=adapter
+        )
+        judge = (
+            scripted_handle(judge_engine, role="judge", adapter=adapter, max_attempts=max_attempts)
+            if judge_engine
+            else None
+        )
+        return AgentSuite(teacher, judge, embedder=embedder, **kwargs)
+
+    return _make
+
+
+def val_record(i: int, question: str | None = None) -> EvalRecord:
+    return EvalRecord(
+        id=f"val-{i}",
+        split="validation",
+        question=question or f"Which planet in the solar system is number {i} counting outward from the sun?",
+        choices=["Mercury", "Venus", "Earth", "Mars"],
+        prediction="A",
+        gold="C",
+        correct=False,
+    )
+
+
+def train_item(i: int) -> MCItem:
+    return MCItem(
+        id=f"train-{i}",
+        question=f"Which simple machine is example number {i} of a lever used in everyday kitchens?",
+        choices=("seesaw", "ramp", "pulley", "screw"),
+        answer=0,
+        source="arc_easy",
+    )
+
+
+def train_record(i: int) -> EvalRecord:
+    it = train_item(i)
+    return EvalRecord(
+        id=it.id,
+        split="train",
+        question=it.question,
+        choices=list(it.choices),
+        prediction="B",
+        gold="A",
+        correct=False,
+    )

@@ -1,0 +1,179 @@
+"""Parsers for what a small teacher writes, the compact adapter, and record round-trips."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dspy
+import pytest
+
+from pada.agents.adapters import CompactJSONAdapter
+from pada.agents.parsing import ParseError, clean_option, format_item, parse_letter, to_mc_item
+from pada.agents.records import (
+    AgentFailure,
+    Analysis,
+    Cluster,
+    GeneratedItem,
+    MiningResult,
+    Pattern,
+    Strategy,
+    Verdict,
+    read_jsonl,
+    write_jsonl,
+)
+from pada.agents.signatures import JudgeSig, MCQuestion, PatternGuidedGenerationSig
+from pada.tasks.schema import MCItem
+
+CHOICES = ["photosynthesis", "respiration", "digestion"]
+
+
+@pytest.mark.parametrize(
+    "answer, index",
+    [
+        ("B", 1),
+        ("b", 1),
+        ("(C)", 2),
+        ("C)", 2),
+        ("Answer: A", 0),
+        ("Option B", 1),
+        ("B) respiration", 1),
+        ("respiration", 1),
+        ("A. Photosynthesis.", 0),
+        ("2", 1),
+        (0, 0),
+    ],
+)
+def test_parse_letter(answer, index):
+    assert parse_letter(answer, CHOICES) == index
+
+
+@pytest.mark.parametrize("answer", ["", "D", "Z", "fermentation", None, True, 7, "Because plants"])
+def test_parse_letter_rejects(answer):
+    with pytest.raises(ParseError):
+        parse_letter(answer, CHOICES)
+
+
+def test_clean_option():
+    assert [clean_option(o) for o in ["A) iron", "(b) neon", "C. gold", "D - tin", "Apple pie"]] == [
+        "iron",
+        "neon",
+        "gold",
+        "tin",
+        "Apple pie",
+    ]
+
+
+def test_to_mc_item_from_lenient_model():
+    raw = MCQuestion.model_validate(
+        {
+            "question": "Which is a noble gas?",
+            "options": {"A": "neon", "B": "iron"},
+            "answer": 1,
+            "rationale": 5,
+        }
+    )
+    item, rationale = to_mc_item(raw, "syn-1", {"path": "pattern"})
+    assert item.choices == ("neon", "iron") and item.answer_letter == "A" and rationale == "5"
+    assert item.source == "synthetic" and item.meta == {"path": "pattern"}
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"question": "", "options": ["a", "b"], "answer": "A"}, "question"),
+        ({"question": "Which one?", "options": ["a"], "answer": "A"}, "at least 2"),
+        ({"question": "Which one?", "options": ["a", "  "], "answer": "A"}, "at least 2"),
+        ({"question": "Which one?", "options": ["same", "Same"], "answer": "A"}, "duplicate"),
+        ({"question": "Which one?", "options": ["a", "b"], "answer": "C"}, "none of"),
+        ({"question": "Which one?", "options": 5, "answer": "A"}, "list"),
+        ("not an object", "object"),
+    ],
+)
+def test_to_mc_item_rejects(raw, message):
+    with pytest.raises(ParseError, match=message):
+        to_mc_item(raw, "x")
+
+
+def test_format_item():
+    item = MCItem("i", "Why?", ("a", "b"), 1)
+    assert format_item(item) == "Question: Why?\nA. a\nB. b\nAnswer: B"
+    assert "Answer" not in format_item(item, with_answer=False)
+
+
+def test_compact_adapter_shows_an_ordered_example_and_parses_json():
+    adapter = CompactJSONAdapter()
+    inputs = {"task": "t", "strategy": "s", "examples": "e", "avoid": "", "n": 2}
+    messages = adapter.format(PatternGuidedGenerationSig, [], inputs)
+    system = messages[0]["content"]
+    example = system[system.index("Outputs will be one JSON object") :]
+    assert example.index('"question"') < example.index('"options"') < example.index('"answer"')
+    assert '"$defs"' not in system  # no JSON schema
+    judge_system = adapter.format(JudgeSig, [], {k: "x" for k in JudgeSig.input_fields})[0]["content"]
+    assert '"answer_correct": true' not in judge_system  # no all-true example to copy
+    fenced = (
+        '```json\n{"answer_correct": "yes", "answer_unique": true, "fits_target": true, "clear": 1,'
+        ' "factual": "false", "reasons": "ok"}\n```'
+    )
+    parsed = adapter.parse(JudgeSig, fenced)
+    assert parsed["answer_correct"] is True and parsed["factual"] is False and parsed["clear"] is True
+    with pytest.raises(dspy.utils.exceptions.AdapterParseError):
+        adapter.parse(JudgeSig, '{"answer_correct": true}')
+
+
+def test_records_round_trip(tmp_path):
+    item = MCItem("syn-1", "Q?", ("a", "b"), 1, source="synthetic", meta={"path": "pattern"})
+    records = {
+        Analysis: [Analysis("v1", "rc", "sc", "mk")],
+        Pattern: [Pattern("pattern-0", "n", "d", 0, ["v1"])],
+        Strategy: [Strategy("strategy-pattern-0", "pattern-0", "p", "w", "v", "a", 3)],
+        GeneratedItem: [GeneratedItem(item, "r", "pattern", "strategy-pattern-0", "t", 42)],
+        Verdict: [Verdict("syn-1", False, 0.5, ["x"], "A", {"answer_matches": False}, False)],
+        AgentFailure: [AgentFailure("judge", "check/syn-1", "ParseError: x", 3)],
+        Cluster: [Cluster(0, ["v1", "v2"])],
+    }
+    for cls, rows in records.items():
+        path = write_jsonl(tmp_path / f"{cls.__name__}.jsonl", rows)
+        back = read_jsonl(path, cls)
+        assert [r.to_dict() for r in back] == [r.to_dict() for r in rows]
+        json.dumps([r.to_dict() for r in rows])
+    back = read_jsonl(tmp_path / "GeneratedItem.jsonl", GeneratedItem)[0]
+    assert back.item == item and back.item.meta == {"path": "pattern"}
+    mining = MiningResult([Cluster(0, ["v1"])], 1, "elbow", {1: 2.5, 2: 1.0}, "why", "p.png")
+    assert MiningResult.from_dict(json.loads(json.dumps(mining.to_dict()))) == mining
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_server_child_dies_with_pada():
+    # A stand-in for the server, started the way LocalServer starts it; its parent is then killed hard.
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         "from pada.agents.local_server import _die_with_parent\n"
+         "p = subprocess.Popen(['sleep', '60'], preexec_fn=_die_with_parent)\n"
+         "print(p.pid, flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        # A killed child stays a zombie of init until reaped; /proc tells a zombie from a live one.
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split()[2] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the server child outlived its parent")
