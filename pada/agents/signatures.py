@@ -75,9 +75,15 @@ class ErrorAnalysisSig(dspy.Signature):
     options: str = dspy.InputField()
     student_answer: str = dspy.InputField()
     correct_answer: str = dspy.InputField()
-    root_cause: str = dspy.OutputField(desc="why the student likely chose wrongly (at most 20 words)")
-    error_scenario: str = dspy.OutputField(desc="the kind of question where it happens (at most 20 words)")
-    missing_knowledge: str = dspy.OutputField(desc="the missing knowledge or skill (a short phrase)")
+    root_cause: str = dspy.OutputField(
+        desc="why the student likely chose the wrong option (at most 20 words)"
+    )
+    error_scenario: str = dspy.OutputField(
+        desc="the type of question and topic, e.g. 'questions about X that need Y'"
+    )
+    missing_knowledge: str = dspy.OutputField(
+        desc="the fact, concept or skill the student lacked (a short phrase)"
+    )
 
 
 class BatchErrorAnalysisSig(dspy.Signature):
@@ -99,8 +105,10 @@ class PatternSummarySig(dspy.Signature):
 
     task: str = dspy.InputField(desc="the task the student is trained on")
     analyses: str = dspy.InputField(desc="one diagnosis per line")
-    name: str = dspy.OutputField(desc="a short name for the failure pattern (at most 8 words)")
-    description: str = dspy.OutputField(desc="what the student gets wrong and why (at most 40 words)")
+    name: str = dspy.OutputField(desc="a name giving the topic and skill (at most 8 words)")
+    description: str = dspy.OutputField(
+        desc="what the student gets wrong, on which topics, and why (at most 40 words)"
+    )
 
 
 class StrategyDraftSig(dspy.Signature):
@@ -108,9 +116,13 @@ class StrategyDraftSig(dspy.Signature):
 
     task: str = dspy.InputField(desc="the task the student is trained on")
     pattern: str = dspy.InputField(desc="the failure pattern")
-    what_to_write: str = dspy.OutputField(desc="the kind of questions to write (one sentence)")
-    what_to_vary: str = dspy.OutputField(desc="what to vary between questions (a short phrase)")
-    what_to_avoid: str = dspy.OutputField(desc="what to avoid (a short phrase)")
+    what_to_write: str = dspy.OutputField(
+        desc="the topic and skill the new questions should test (one sentence)"
+    )
+    what_to_vary: str = dspy.OutputField(
+        desc="what to vary between questions, e.g. objects or situations (a phrase)"
+    )
+    what_to_avoid: str = dspy.OutputField(desc="mistakes to avoid when writing them (a short phrase)")
     # A string on purpose: "10 questions" would fail an int field and waste the whole strategy.
     count: str = dspy.OutputField(desc="how many questions would cover the pattern (a number, 3 to 20)")
 

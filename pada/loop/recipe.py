@@ -156,7 +156,7 @@ class PadaRecipe:
             "trainer": OmegaConf.to_container(self.cfg.trainer, resolve=True),
             "items": [i.id for i in train_items],
             "seed": self.cfg.seed,
-            "previous": str(previous) if previous and not self.cfg.trainer.restart_from_base else None,
+            "previous": self._rel(previous) if previous and not self.cfg.trainer.restart_from_base else None,
         }
         adapter = out / "adapter"
         if self.folder.is_done(t, stage, settings):
@@ -181,7 +181,11 @@ class PadaRecipe:
         sets: dict[str, Sequence[Item]] = dict(self.splits)
         if self.method.augment_synthetic and synthetic:
             sets["synthetic"] = synthetic
-        settings = {"adapter": str(adapter), "sets": {k: len(v) for k, v in sets.items()}, "base": t == 0}
+        settings = {
+            "adapter": self._rel(adapter),
+            "sets": {k: len(v) for k, v in sets.items()},
+            "base": t == 0,
+        }
         if not self.folder.is_done(t, stage, settings):
             from pada.training.evaluate import evaluate_splits, load_for_eval
 
@@ -196,7 +200,9 @@ class PadaRecipe:
             model, tok = load_for_eval(self.cfg.model, adapter)
             acc = evaluate_splits(model, tok, sets, out, batch, self.cfg.model.max_length)
             log.info("round %d: accuracy %s", t, {k: round(v, 3) for k, v in acc.items()})
-            self.folder.mark_done(t, stage, settings, {"adapter": str(adapter)}, time.perf_counter() - start)
+            self.folder.mark_done(
+                t, stage, settings, {"adapter": self._rel(adapter)}, time.perf_counter() - start
+            )
         return {name: read_records(out / f"{name}_records.jsonl") for name in sets}
 
     # ------------------------------------------------------------------ stages: the teacher
@@ -475,6 +481,13 @@ class PadaRecipe:
         return merged
 
     # ------------------------------------------------------------------ helpers
+
+    def _rel(self, path: Path) -> str:
+        # Settings name paths relative to the run folder, which moves when a run is resumed.
+        try:
+            return str(path.relative_to(self.folder.root))
+        except ValueError:
+            return str(path)
 
     def _all_synthetic(self) -> list[MCItem]:
         items: list[MCItem] = []

@@ -1,0 +1,168 @@
+"""The whole loop through the command line: tiny student, fixture teacher over real HTTP, real embedder.
+
+These runs take well under a minute each: the student is the tiny random Llama and the teacher is the
+loopback fixture server (tests/fixtures/teacher_server.py); data, splits, clustering, the quality gate,
+resume and export are the real code paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pada.tasks.schema import normalize_text
+from tests.conftest import REPO
+from tests.fixtures.teacher_server import TeacherServer, serve
+
+pytestmark = pytest.mark.assets  # the real scireason data and MiniLM embedder
+
+
+def pada_args(api_base: str, run_dir: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "pada", "+experiment=smoke", "model=tiny_random",
+        "teacher=openai_compatible", f"teacher.api_base={api_base}", "teacher.model=teacher",
+        "teacher.num_retries=0", "logger=none", "export_merged=false", f"hydra.run.dir={run_dir}", *extra,
+    ]  # fmt: skip
+
+
+def run_pada(api_base: str, run_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(
+        pada_args(api_base, run_dir, *extra), cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def held_out_questions(run_dir: Path) -> list[str]:
+    evaluated = run_dir / "round_0" / "evaluate"
+    return [
+        r["question"]
+        for split in ("validation", "test")
+        for r in read_jsonl(evaluated / f"{split}_records.jsonl")
+    ]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> tuple[Path, TeacherServer]:
+    run_dir = tmp_path_factory.mktemp("outputs") / "smoke" / "run"
+    with serve() as teacher:
+        run_pada(teacher.api_base, run_dir)
+    return run_dir, teacher
+
+
+def test_every_stage_leaves_its_artifacts(finished_run) -> None:
+    run_dir, _ = finished_run
+    for stage in ("fine_tune", "evaluate", "analyze_errors", "mine_patterns", "summarize_patterns",
+                  "draft_strategies", "generate"):  # fmt: skip
+        manifest = json.loads((run_dir / "round_0" / stage / "manifest.json").read_text())
+        assert manifest["stage"] == stage and manifest["seconds"] >= 0
+    assert (run_dir / "round_0" / "fine_tune" / "adapter" / "adapter_model.safetensors").exists()
+    assert (run_dir / "round_0" / "mine_patterns" / "elbow.png").exists()
+    assert (run_dir / "round_1" / "evaluate" / "validation_records.jsonl").exists()
+    assert (run_dir / "summary.md").read_text().startswith("# pada run: smoke / pada / seed 0")
+
+
+def test_metrics_add_up(finished_run) -> None:
+    run_dir, _ = finished_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "finished"
+    r0 = metrics["rounds"][0]
+    samples = read_jsonl(run_dir / "round_0" / "generate" / "samples.jsonl")
+    accepted = [s for s in samples if s["accepted"]]
+    assert r0["generated"] == len(samples) and r0["accepted"] == len(accepted)
+    # Every rejected sample has reasons, every accepted one has none.
+    assert all(s["reasons"] for s in samples if not s["accepted"])
+    assert all(not s["reasons"] for s in accepted)
+    # The budget is met exactly, and the ids are unique.
+    assert len(accepted) == 4
+    assert len({s["id"] for s in samples}) == len(samples)
+    assert metrics["final"]["synthetic_items"] == 4
+    assert r0["gap"] == pytest.approx(r0["train_acc"] - r0["val_acc"])
+
+
+def test_export_carries_provenance(finished_run) -> None:
+    run_dir, _ = finished_run
+    rows = read_jsonl(run_dir / "export" / "augmented.jsonl")
+    assert len(rows) == 4
+    for row in rows:
+        assert row["meta"]["path"] in ("pattern", "train_error")
+        assert row["meta"]["verdict"]["score"] >= 0.5  # the smoke experiment's judge_threshold
+        assert row["meta"]["origin"]
+    assert (run_dir / "export" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_no_held_out_text_reaches_a_generation_prompt(finished_run) -> None:
+    run_dir, teacher = finished_run
+    generation_prompts = [
+        normalize_text(p) for p in teacher.prompts() if "Write new" in p or "exercise the skill" in p
+    ]
+    assert generation_prompts, "the run made no generation calls"
+    for question in held_out_questions(run_dir):
+        q = normalize_text(question)
+        words = q.split()
+        # Any 8-word window of a held-out question in a prompt counts as a leak.
+        windows = {" ".join(words[i : i + 8]) for i in range(max(1, len(words) - 7))}
+        for prompt in generation_prompts:
+            assert not any(w in prompt for w in windows if len(w.split()) >= 6), question
+
+
+def test_sft_makes_no_teacher_calls(tmp_path: Path) -> None:
+    with serve() as teacher:
+        run_pada(teacher.api_base, tmp_path / "sft", "method=sft")
+    assert teacher.calls == []
+    metrics = json.loads((tmp_path / "sft" / "metrics.json").read_text())
+    assert len(metrics["rounds"]) == 1 and metrics["final"]["synthetic_items"] == 0
+
+
+def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run) -> None:
+    """SIGKILL during generation, then the same command: finished stages are not redone."""
+    reference_dir, _ = finished_run
+    outputs = tmp_path / "outputs" / "smoke"
+    with serve() as teacher:
+        proc = subprocess.Popen(pada_args(teacher.api_base, outputs / "first"), cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        strategies = outputs / "first" / "round_0" / "draft_strategies" / "manifest.json"
+        deadline = time.time() + 300
+        while not strategies.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        calls_at_strategies = len(teacher.calls)
+        while len(teacher.calls) < calls_at_strategies + 2 and time.time() < deadline:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not (outputs / "first" / "round_0" / "generate" / "manifest.json").exists()
+        calls_before = len(teacher.calls)
+        done_before = {
+            p.parent.name: p.read_text() for p in (outputs / "first").glob("round_0/*/manifest.json")
+        }
+        assert {"analyze_errors", "mine_patterns", "draft_strategies"} <= set(done_before)
+
+        run_pada(teacher.api_base, outputs / "second")
+        calls_on_resume = len(teacher.calls) - calls_before
+
+    second = outputs / "second"
+    assert (outputs / "first" / "RESUMED_IN.txt").exists()
+    state = json.loads((second / "run_state.json").read_text())
+    assert state["status"] == "finished" and state["attempts"] == 2
+    # Stages finished before the kill were not redone: their manifests are the first attempt's.
+    for stage, manifest in done_before.items():
+        assert (second / "round_0" / stage / "manifest.json").read_text() == manifest, stage
+    # The teacher was paid only for unfinished work: at most the one call in flight is asked again.
+    reference_calls = len(finished_run[1].calls)
+    assert calls_before + calls_on_resume <= reference_calls + 1
+    assert calls_on_resume < reference_calls
+    # The outcome matches the uninterrupted run (everything here is deterministic).
+    ids = [s["id"] for s in read_jsonl(second / "round_0" / "generate" / "samples.jsonl")]
+    ref_ids = [s["id"] for s in read_jsonl(reference_dir / "round_0" / "generate" / "samples.jsonl")]
+    assert ids == ref_ids and len(set(ids)) == len(ids)
