@@ -24,8 +24,9 @@ def skeleton(annotation: Any, desc: str = "") -> Any:
     if origin in (list, tuple, set):
         args = typing.get_args(annotation) or (str,)
         inner = skeleton(args[0], desc)
-        # Two strings signal "a list of several"; one object is enough to show an object's shape.
-        return [inner, inner] if isinstance(inner, str) else [inner]
+        # Four strings show "a list of several" (and four options is what MC items usually have); one
+        # object is enough to show an object's shape.
+        return [inner] * 4 if isinstance(inner, str) else [inner]
     if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
         return {
             name: skeleton(f.annotation, f.description or "") for name, f in annotation.model_fields.items()

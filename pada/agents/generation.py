@@ -63,6 +63,7 @@ class Generator:
         self.pattern_module = PatternGuidedGeneration()
         self.error_module = ErrorCorrectingGeneration()
         self._seen: set[str] = set()
+        self._calls: dict[str, int] = {}  # calls made per key: asking again continues with new rollouts
         self._lock = threading.Lock()
 
     def from_strategy(self, strategy: Strategy, exemplars: Sequence[MCItem], n: int) -> list[GeneratedItem]:
@@ -146,7 +147,13 @@ class Generator:
         # Enough calls for n items, plus a few spare for answers that were all duplicates or malformed.
         max_calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
         out: list[GeneratedItem] = []
-        for call in range(max_calls):
+        with self._lock:
+            first = self._calls.get(key, 0)
+            self._calls[key] = first + max_calls
+        # A second request with the same key (the same strategy asked again) continues the numbering:
+        # new rollouts, not cached repeats. A resumed process numbers from 0 again and so replays the
+        # cached calls of the first run instead of paying for them twice.
+        for call in range(first, first + max_calls):
             if len(out) >= n:
                 break
             want = min(per_call, n - len(out))

@@ -19,9 +19,10 @@ class ParseError(ValueError):
     """An answer that does not fit the agent's contract (counted as a parse failure)."""
 
 
-_OPTION_PREFIX = re.compile(r"^\s*(?:\(?[A-Za-z]\s*[\).:]|[A-Za-z]\s+-)\s+")
+# "A) x", "(b) x", "C. x", "D: x", "E - x", "<A> x", "[B] x"; not "U.S. Navy" or "A cat".
+_OPTION_PREFIX = re.compile(r"^\s*(?:[\(\[<][A-Za-z][\)\]>]\s*|[A-Za-z][\).:]\s+|[A-Za-z]\s+-\s+)")
 _LETTER = re.compile(
-    r"^\s*(?:option\s+|answer\s*:?\s*)?\(?([A-Za-z])\)?(?:\s*[\).:]|\s*$|\s+)", re.IGNORECASE
+    r"^\s*(?:option\s+|answer\s*:?\s*)?[\(\[<]?([A-Za-z])[\)\]>]?(?:\s*[\).:]|\s*$|\s+)", re.IGNORECASE
 )
 
 

@@ -34,7 +34,7 @@ class MCQuestion(BaseModel):
     # pada.agents.parsing then validates each item on its own.
 
     question: str = Field(default="", description="the question, self-contained")
-    options: list[str] = Field(default_factory=list, description="3 to 5 answer options, exactly one correct")
+    options: list[str] = Field(default_factory=list, description="an answer option, text only")
     answer: str = Field(default="", description="the letter of the correct option (A, B, C...)")
     rationale: str = Field(default="", description="why that option is correct (at most 15 words)")
 

@@ -7,6 +7,7 @@ reason kept. Checks run in a fixed order so an item's first reason is its cheape
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,9 +60,20 @@ class GateDecision:
         return [r.split(":", 1)[0] for r in self.reasons]
 
 
+#: Text that addresses the pipeline rather than a student: a generated item is data, never instructions.
+_INJECTION = re.compile(
+    r"ignore (all |any )?(the )?(previous|prior|above) (instructions|prompts?)|system prompt|"
+    r"api[ _-]?key|mark (this|the) item as (accepted|correct)|"
+    r"you are (now )?an? (ai|assistant|language model)",
+    re.IGNORECASE,
+)
+
+
 def structural_problems(item: MCItem, cfg: QualityGateConfig) -> list[str]:
-    """Checks that need nothing but the item: option count, one correct answer, lengths."""
+    """Checks that need nothing but the item: option count, one correct answer, lengths, injected text."""
     problems = []
+    if any(_INJECTION.search(text) for text in (item.question, *item.choices)):
+        problems.append("structure: the item carries instructions aimed at the pipeline")
     if not cfg.min_question_chars <= len(item.question.strip()) <= cfg.max_question_chars:
         problems.append(
             f"structure: question length {len(item.question.strip())} outside "

@@ -371,20 +371,28 @@ class PadaRecipe:
         }
         if not self.folder.is_done(t, stage, settings):
             start = time.perf_counter()
-            samples = self._generate_and_gate(t, strategies, weights, val_quota, train_failures, train_quota)
+            samples, stats = self._generate_and_gate(
+                t, strategies, weights, val_quota, train_failures, train_quota
+            )
+            write_json(out / "stats.json", stats)
             write_jsonl(out / "samples.jsonl", samples)
             write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
             self.folder.mark_done(
                 t, stage, settings, {"strategies": len(strategies)}, time.perf_counter() - start
             )
         samples = read_jsonl(out / "samples.jsonl")
+        stats = read_json(out / "stats.json")
+        self.notes += stats["notes"]
         reasons: dict[str, int] = {}
         for s in samples:
             for kind in {r.split(":", 1)[0] for r in s["reasons"]}:
                 reasons[kind] = reasons.get(kind, 0) + 1
         metrics.update(
+            requested=stats["requested"],
             generated=len(samples),
             accepted=sum(s["accepted"] for s in samples),
+            rejected=sum(not s["accepted"] for s in samples),
+            failed=stats["requested"] - len(samples),
             rejected_by_reason=reasons,
         )
         return _items_from_dicts([s["item"] for s in samples if s["accepted"]])
@@ -397,8 +405,10 @@ class PadaRecipe:
         val_quota: int,
         train_failures: list[EvalRecord],
         train_quota: int,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         samples: list[dict[str, Any]] = []
+        notes: list[str] = []
+        requested = 0
         accepted = {"pattern": 0, "train_error": 0}
         quota = {"pattern": val_quota if strategies else 0, "train_error": train_quota}
         unused_failures = list(train_failures)
@@ -415,11 +425,13 @@ class PadaRecipe:
                             replace(strategy, id=f"{strategy.id}/attempt{attempt}") if attempt else strategy
                         )
                         batch += self.agents.generate_from_strategy(tagged, exemplars, n)
+                        requested += n
             need = quota["train_error"] - accepted["train_error"]
             if need > 0:
                 seeds, unused_failures = unused_failures[:need], unused_failures[need:]
                 for record in seeds:
                     batch += self.agents.generate_from_train_error(record, n=1)
+                requested += len(seeds)
             if not batch:
                 break
             verdicts = self.agents.judge(batch) if self.method.quality_gate else None
@@ -437,7 +449,7 @@ class PadaRecipe:
                 break
         for path in quota:
             if accepted[path] < quota[path]:
-                self.notes.append(
+                notes.append(
                     f"round {t}: {path} path accepted {accepted[path]} of its quota of {quota[path]} items "
                     f"after {self.cfg.generation.max_attempts} attempts"
                 )
@@ -445,7 +457,8 @@ class PadaRecipe:
         write_jsonl(
             self.folder.stage_dir(t, "generate") / "agent_failures.jsonl", [f.to_dict() for f in failures]
         )
-        return samples
+        stats = {"requested": requested, "quota": quota, "accepted": accepted, "notes": notes}
+        return samples, stats
 
     @staticmethod
     def _sample_row(g: Any, decision: GateDecision, verdict: Any, attempt: int) -> dict[str, Any]:

@@ -415,3 +415,25 @@ def normalize(text: str) -> str:
     from pada.tasks.schema import normalize_text
 
     return normalize_text(text)
+
+
+def test_asking_again_gives_new_items_even_with_the_cache_on(make_suite):
+    import dspy
+
+    from pada.agents.lm import dspy_cache_at
+
+    with dspy_cache_at(None):
+        dspy.cache.reset_memory_cache()
+        engine = ScriptedEngine()
+        suite = make_suite(engine, cache=True, generation={"items_per_call": 2})
+        first = suite.generate_from_strategy(strategy(), [], n=2)
+        second = suite.generate_from_strategy(strategy(), [], n=2)
+        assert len(first) == len(second) == 2
+        assert not {g.id for g in first} & {g.id for g in second}
+        # A resumed run (a new suite, same requests) is served from the cache.
+        calls = engine.calls["pattern_generation"]
+        again = make_suite(engine, cache=True, generation={"items_per_call": 2})
+        replay = again.generate_from_strategy(strategy(), [], n=2)
+        assert [g.id for g in replay] == [g.id for g in first]
+        assert engine.calls["pattern_generation"] == calls
+        assert again.usage.agents["pattern_generation"].cache_hits == 1

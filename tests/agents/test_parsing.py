@@ -38,6 +38,8 @@ CHOICES = ["photosynthesis", "respiration", "digestion"]
         ("B", 1),
         ("b", 1),
         ("(C)", 2),
+        ("<C>", 2),
+        ("[b]", 1),
         ("C)", 2),
         ("Answer: A", 0),
         ("Option B", 1),
@@ -59,13 +61,19 @@ def test_parse_letter_rejects(answer):
 
 
 def test_clean_option():
-    assert [clean_option(o) for o in ["A) iron", "(b) neon", "C. gold", "D - tin", "Apple pie"]] == [
-        "iron",
-        "neon",
-        "gold",
-        "tin",
+    raw = [
+        "A) iron",
+        "(b) neon",
+        "C. gold",
+        "D - tin",
+        "<A> Ice",
+        "[B]salt",
+        "E: lead",
         "Apple pie",
+        "U.S. Navy",
     ]
+    clean = ["iron", "neon", "gold", "tin", "Ice", "salt", "lead", "Apple pie", "U.S. Navy"]
+    assert [clean_option(o) for o in raw] == clean
 
 
 def test_to_mc_item_from_lenient_model():
