@@ -8,13 +8,15 @@ A JSON response format becomes a llama.cpp grammar, so JSON answers are well-for
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from dspy.lm15 import Message, Request, Response, TextPart, Usage
 
-from pada.agents.local_server import default_threads
+from pada.agents.local_server import LLAMA_ENV, default_threads
 
 _FINISH = {"stop": "stop", "length": "length"}
 
@@ -64,6 +66,11 @@ class LlamaCppEngine:
 
     def _model(self) -> Any:
         if self._llama is None:
+            if "llama_cpp" not in sys.modules:
+                # OpenMP reads its wait policy when it loads: see local_server.LLAMA_ENV. (If torch
+                # loaded OpenMP first, this comes too late; the server backend is not affected.)
+                for key, value in LLAMA_ENV.items():
+                    os.environ.setdefault(key, value)
             from llama_cpp import Llama
 
             self._llama = Llama(

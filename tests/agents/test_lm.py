@@ -187,3 +187,12 @@ def test_cache_dir_key_moves_the_cache(tmp_path, monkeypatch):
 def test_get_tolerates_missing_keys():
     assert lm_mod._get(OmegaConf.create({"a": 1}), "b", 3) == 3
     assert lm_mod._get({"a": None}, "a", 3) == 3
+
+
+def test_llama_processes_wait_passively(monkeypatch):
+    from pada.agents.local_server import llama_env
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert llama_env()["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert llama_env()["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins
