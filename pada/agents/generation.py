@@ -31,6 +31,12 @@ TOKENS_BASE, TOKENS_PER_ITEM = 40, 150
 COPY_SHARE = 0.6
 #: How many of the questions already written are listed as "avoid" (the most recent ones).
 MAX_AVOID = 8
+#: Exemplars shown per call, rotating through those given: a small teacher copies what it sees, and
+#: a different pair per call is a cheap source of variety.
+EXEMPLARS_PER_CALL = 2
+#: Temperature added per further call for the same request (up to MAX_TEMPERATURE): a small teacher
+#: that keeps writing the same question at one temperature writes a new one a little hotter.
+TEMPERATURE_STEP, MAX_TEMPERATURE = 0.1, 1.0
 
 Make = Callable[[MCItem, str, int], GeneratedItem]
 
@@ -76,13 +82,20 @@ class Generator:
                 "generation: dropped %d exemplars that overlap held-out items", len(exemplars) - len(safe)
             )
         text = "\n".join(guard.scrub(line) for line in strategy.text().splitlines())
-        examples = "\n\n".join(format_item(e) for e in safe) or "(none)"
+
+        def inputs(call: int) -> dict[str, Any]:
+            # A different pair of exemplars per call (all of them when there are fewer).
+            k = min(EXEMPLARS_PER_CALL, len(safe))
+            shown = [safe[(call * k + i) % len(safe)] for i in range(k)]
+            examples = "\n\n".join(format_item(e) for e in shown) or "(none)"
+            return {"task": self.ctx.task, "strategy": text, "examples": examples}
+
         meta = {"path": "pattern", "origin": strategy.id, "pattern_id": strategy.pattern_id}
         return self._generate(
             "pattern_generation",
             f"gen/{strategy.id}",
             self.pattern_module,
-            {"task": self.ctx.task, "strategy": text, "examples": examples},
+            inputs,
             n,
             self._maker("pattern", strategy.id, text, meta),
             [e.question for e in safe],
@@ -95,11 +108,12 @@ class Generator:
                 f"generate_from_train_error takes training failures only, got split={record.split!r}"
             )
         target = f"the same knowledge as this training question: {record.question}"
+        fixed = {"task": self.ctx.task, **failure_inputs(record)}
         return self._generate(
             "error_generation",
             f"train/{record.id}",
             self.error_module,
-            {"task": self.ctx.task, **failure_inputs(record)},
+            lambda call: fixed,
             n,
             self._maker("train_error", record.id, target, {"path": "train_error", "origin": record.id}),
             [record.question],
@@ -137,7 +151,7 @@ class Generator:
         agent: str,
         key: str,
         module: Any,
-        inputs: dict[str, Any],
+        inputs: Callable[[int], dict[str, Any]],
         n: int,
         make: Make,
         sources: Sequence[str],
@@ -171,17 +185,20 @@ class Generator:
                     raise ParseError("no valid item in the answer")
                 return items
 
+            lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * want)
+            base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
+            if base > 0 and call > first:
+                lm_kwargs["temperature"] = min(
+                    max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * (call - first)
+                )
+            avoid = "\n".join(f"- {g.item.question[:120]}" for g in out[-MAX_AVOID:])
             outcome = ctx.teacher.run(
                 agent,
                 f"{key}/call{call}",
                 module,
-                {
-                    **inputs,
-                    "avoid": "\n".join(f"- {g.item.question[:120]}" for g in out[-MAX_AVOID:]),
-                    "n": want,
-                },
+                {**inputs(call), "avoid": avoid, "n": want},
                 parse,
-                lm_kwargs=ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * want),
+                lm_kwargs=lm_kwargs,
             )
             ctx.record(outcome.failure)
             for item, rationale in outcome.value or []:

@@ -130,7 +130,8 @@ class StrategyDraftSig(dspy.Signature):
 class PatternGuidedGenerationSig(dspy.Signature):
     """Write new, original multiple-choice questions that follow the strategy.
 
-    The examples only show the style; do not copy them. Each question has exactly one correct option.
+    The examples only show the format: write about other things. Never repeat a question listed under
+    avoid. Each question has exactly one correct option.
     """
 
     task: str = dspy.InputField(desc="the task")
@@ -144,7 +145,8 @@ class PatternGuidedGenerationSig(dspy.Signature):
 class ErrorCorrectingGenerationSig(dspy.Signature):
     """Write new multiple-choice questions that exercise the skill this failed training question needs.
 
-    Write different questions, not rewordings. Each question has exactly one correct option.
+    Write different questions, not rewordings, and never repeat a question listed under avoid. Each
+    question has exactly one correct option.
     """
 
     task: str = dspy.InputField(desc="the task")

@@ -39,22 +39,21 @@ def user_message(item: Item) -> str:
 
 
 def format_options(item: MCItem) -> str:
-    """List the options one per line, each followed by its letter: ``melting glacial ice (B)``.
-
-    The letter comes after the option's text on purpose. At the letter's position the model has read
-    the option, so a single attention step from the answer position to the best-fitting option's letter
-    can produce the answer. With ``B. melting glacial ice`` the letter is read before the text, and a
-    135M student fine-tuned on a few hundred items never learned to bind letters to contents.
-    """
+    """List the options one per line as ``A. text``."""
     return "\n".join(
-        f"{choice.strip()} ({letter})" for letter, choice in zip(item.letters, item.choices, strict=True)
+        f"{letter}. {choice.strip()}" for letter, choice in zip(item.letters, item.choices, strict=True)
     )
 
 
 def answer_text(item: Item) -> str:
-    """Return the assistant's target answer: the option letter, or the reference answer."""
+    """Return the assistant's target answer: ``B. <option text>``, or the reference answer.
+
+    The letter comes first, so scoring reads it as the answer's first token. The option's text after
+    it is trained too (symbol-content binding, Xue et al., ACL 2024): a 135M student trained on the
+    letter alone only learned the training set's letter frequencies, never which option is right.
+    """
     if isinstance(item, MCItem):
-        return item.answer_letter
+        return f"{item.answer_letter}. {item.answer_text.strip()}"
     return item.answer.strip()
 
 
@@ -129,7 +128,12 @@ def encode_example(item: Item, tokenizer: Any, max_length: int) -> Encoded:
         The encoded example; its loss covers the answer and the end-of-turn marker only.
     """
     prompt = prompt_text(item, tokenizer)
-    answer_ids = encode_text(tokenizer, _answer_suffix(item, tokenizer, prompt))
+    suffix = _answer_suffix(item, tokenizer, prompt)
+    if isinstance(item, MCItem) and suffix.startswith(item.answer_letter):
+        # The letter on its own, so it is the very token letter scoring reads (no merge with ". ").
+        answer_ids = encode_text(tokenizer, item.answer_letter) + encode_text(tokenizer, suffix[1:])
+    else:
+        answer_ids = encode_text(tokenizer, suffix)
     answer_ids = answer_ids[: max(1, max_length // 2)]
     prompt_ids = encode_text(tokenizer, prompt)
     budget = max_length - len(answer_ids)

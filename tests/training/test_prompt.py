@@ -21,7 +21,7 @@ def test_user_message_has_question_lettered_options_and_instruction():
     text = user_message(item)
     assert text.startswith("Chemistry.")
     assert "What is H2O?" in text
-    assert "water (A)\nsalt (B)\nair (C)" in text
+    assert "A. water\nB. salt\nC. air" in text
     assert text.endswith(MC_INSTRUCTION)
 
 
@@ -36,10 +36,10 @@ def test_labels_mask_exactly_the_prompt():
         answer = enc.labels[len(prompt) :]
         assert IGNORE_INDEX not in answer
         assert answer == enc.input_ids[len(prompt) :]
-        # The answer is the letter, then the template's end-of-turn token.
+        # The answer is the letter (its own token), the option's text, then the end-of-turn token.
         assert answer[0] == letter_token_ids(tok, 4)[item.answer]
         assert answer[-1] == tok.eos_token_id
-        assert tok.decode(answer) == item.answer_letter + tok.eos_token
+        assert tok.decode(answer) == f"{item.answer_letter}. {item.answer_text}" + tok.eos_token
 
 
 def test_collator_left_pads_with_masked_labels():
@@ -57,7 +57,7 @@ def test_collator_left_pads_with_masked_labels():
         assert batch["labels"][row, : pad + e.prompt_len].eq(IGNORE_INDEX).all()
         assert batch["labels"][row, pad + e.prompt_len :].tolist() == e.labels[e.prompt_len :]
         assert batch["position_ids"][row, pad:].tolist() == list(range(len(e.input_ids)))
-    assert batch["answer_width"] == 2
+    assert batch["answer_width"] == max(len(e.input_ids) - e.prompt_len for e in examples) > 2
 
 
 def test_truncation_keeps_answer_and_drops_prompt_head():
@@ -65,7 +65,8 @@ def test_truncation_keeps_answer_and_drops_prompt_head():
     item = MCItem(id="x", question="long " * 200, choices=("a", "b"), answer=1)
     enc = encode_example(item, tok, max_length=40)
     assert len(enc.input_ids) == 40
-    assert enc.labels[-2:] == [letter_token_ids(tok, 2)[1], tok.eos_token_id]
+    assert enc.labels[enc.prompt_len] == letter_token_ids(tok, 2)[1]
+    assert tok.decode(enc.labels[enc.prompt_len :]) == "B. b" + tok.eos_token
     assert prompt_text(item, tok).endswith("<|assistant|>\n")
 
 
