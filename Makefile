@@ -1,6 +1,7 @@
 # pada's two commands:
 #   make run    set everything up (venv, pinned deps, embedded assets), then run the default experiment
-#   make test   set everything up, then run the test suite (what CI runs)
+#   make test   set everything up, then run the test suite (what CI runs): everything but the
+#               end-to-end runs with the real teacher (`make test-slow`, minutes each on 2 cores)
 # Both are idempotent: a second call only re-runs the job or the tests.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.pada-installed
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 PYTEST_ARGS ?=
 
-.PHONY: setup assets run smoke test test-fast lint lock clean-venv
+.PHONY: setup assets run smoke test test-slow test-fast lint lock clean-venv
 
 setup: $(STAMP)
 
@@ -36,7 +37,10 @@ smoke: assets
 	$(BIN)/python -m pada +experiment=smoke
 
 test: assets
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: assets
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not assets" $(PYTEST_ARGS)

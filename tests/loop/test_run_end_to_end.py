@@ -145,7 +145,6 @@ KILL_POINTS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run, point: str) -> None:
     """SIGKILL at a point of the run, then the same command: finished stages are not redone."""

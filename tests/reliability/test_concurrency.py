@@ -14,7 +14,7 @@ from tests.conftest import REPO
 from tests.fixtures.teacher_server import serve
 from tests.loop.test_run_end_to_end import pada_args
 
-pytestmark = [pytest.mark.assets, pytest.mark.slow]
+pytestmark = pytest.mark.assets
 
 
 def test_two_runs_share_one_cache(tmp_path: Path) -> None:
