@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +35,8 @@ MAX_AVOID = 8
 #: Exemplars shown per call, rotating through those given: a small teacher copies what it sees, and
 #: a different pair per call is a cheap source of variety.
 EXEMPLARS_PER_CALL = 2
+#: Topics planned per strategy (one per generation call, reused in turn when calls outnumber them).
+MIN_TOPICS, MAX_TOPICS, TOKENS_PER_TOPIC = 4, 12, 16
 #: Temperature added per further call for the same request (up to MAX_TEMPERATURE): a small teacher
 #: that keeps writing the same question at one temperature writes a new one a little hotter.
 TEMPERATURE_STEP, MAX_TEMPERATURE = 0.1, 1.0
@@ -70,6 +73,7 @@ class Generator:
         self.error_module = ErrorCorrectingGeneration()
         self._seen: set[str] = set()
         self._calls: dict[str, int] = {}  # calls made per key: asking again continues with new rollouts
+        self._topics: dict[str, list[str]] = {}  # topic plan per strategy id
         self._lock = threading.Lock()
 
     def from_strategy(self, strategy: Strategy, exemplars: Sequence[MCItem], n: int) -> list[GeneratedItem]:
@@ -83,12 +87,16 @@ class Generator:
             )
         text = "\n".join(guard.scrub(line) for line in strategy.text().splitlines())
 
+        per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
+        topics = self._plan(strategy.id, text, -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3)))
+
         def inputs(call: int) -> dict[str, Any]:
-            # A different pair of exemplars per call (all of them when there are fewer).
+            # A different topic and a different pair of exemplars per call.
             k = min(EXEMPLARS_PER_CALL, len(safe))
             shown = [safe[(call * k + i) % len(safe)] for i in range(k)]
             examples = "\n\n".join(format_item(e) for e in shown) or "(none)"
-            return {"task": self.ctx.task, "strategy": text, "examples": examples}
+            focus = topics[call % len(topics)] if topics else ""
+            return {"task": self.ctx.task, "strategy": text, "examples": examples, "focus": focus}
 
         meta = {"path": "pattern", "origin": strategy.id, "pattern_id": strategy.pattern_id}
         return self._generate(
@@ -101,9 +109,45 @@ class Generator:
             [e.question for e in safe],
         )
 
+    def _plan(self, strategy_id: str, strategy: str, n: int) -> list[str]:
+        """Distinct topics for a strategy's calls, planned once per strategy id (``[]`` if none)."""
+        with self._lock:
+            if strategy_id in self._topics:
+                return self._topics[strategy_id]
+        ctx = self.ctx
+        n = max(MIN_TOPICS, min(n, MAX_TOPICS))
+
+        def parse(pred: Any) -> list[str]:
+            raw = [str(t) for t in pred.topics or []]
+            if len(raw) < n:
+                # A small model often packs its list into one string: "heat, light, sound and motion".
+                raw = [part for t in raw for part in re.split(r",|;|\n|\band\b", t)]
+            topics: dict[str, str] = {}
+            for t in raw:
+                t = ctx.guard.scrub(t).strip(" -*.:\n")
+                if t and normalize_text(t) and normalize_text(t) not in topics:
+                    topics[normalize_text(t)] = t[:80]
+            if len(topics) < 2:
+                raise ParseError(f"{len(topics)} distinct topics; at least 2 are needed")
+            return list(topics.values())[:n]
+
+        outcome = ctx.teacher.run(
+            "topic_plan",
+            f"topics/{strategy_id}",
+            self.pattern_module.plan,
+            {"task": ctx.task, "strategy": strategy, "n": n},
+            parse,
+            lm_kwargs=ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_TOPIC * n),
+        )
+        ctx.record(outcome.failure)
+        topics = outcome.value or []
+        with self._lock:
+            self._topics[strategy_id] = topics
+        return topics
+
     def from_train_error(self, record: EvalRecord, n: int) -> list[GeneratedItem]:
         """Items exercising a training failure's skill (see :meth:`AgentSuite.generate_from_train_error`)."""
-        if record.split != "train":
+        if record.split != "train":  # validation and test items never reach a generator
             raise ValueError(
                 f"generate_from_train_error takes training failures only, got split={record.split!r}"
             )

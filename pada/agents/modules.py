@@ -19,6 +19,7 @@ from pada.agents.signatures import (
     PatternSummarySig,
     SolveSig,
     StrategyDraftSig,
+    TopicPlanSig,
 )
 
 
@@ -71,15 +72,30 @@ class StrategyDraft(dspy.Module):
 
 
 class PatternGuidedGeneration(dspy.Module):
-    """New multiple-choice items that follow a strategy, with training items as style exemplars."""
+    """New multiple-choice items that follow a strategy, with training items as style exemplars.
+
+    ``plan`` lists distinct topics for a strategy once; each generation call then writes about one of
+    them. A small teacher asked the same thing twice writes the same question twice; asked about a
+    different topic each time, it writes different ones.
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.plan = dspy.Predict(TopicPlanSig)
         self.generate = dspy.Predict(PatternGuidedGenerationSig)
 
-    def forward(self, task: str, strategy: str, examples: str, avoid: str, n: int) -> dspy.Prediction:
-        """Write ``n`` items; ``avoid`` lists questions already written."""
-        return self.generate(task=task, strategy=strategy, examples=examples, avoid=avoid or "(none)", n=n)
+    def forward(
+        self, task: str, strategy: str, examples: str, focus: str, avoid: str, n: int
+    ) -> dspy.Prediction:
+        """Write ``n`` items about ``focus``; ``avoid`` lists questions already written."""
+        return self.generate(
+            task=task,
+            strategy=strategy,
+            examples=examples,
+            focus=focus or "(any topic the strategy covers)",
+            avoid=avoid or "(none)",
+            n=n,
+        )
 
 
 class ErrorCorrectingGeneration(dspy.Module):

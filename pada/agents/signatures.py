@@ -127,8 +127,20 @@ class StrategyDraftSig(dspy.Signature):
     count: str = dspy.OutputField(desc="how many questions would cover the pattern (a number, 3 to 20)")
 
 
+class TopicPlanSig(dspy.Signature):
+    """List distinct, specific topics for new multiple-choice questions that follow the strategy.
+
+    Each topic names a concrete object, organism, process or situation; no two topics alike.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    strategy: str = dspy.InputField(desc="the failure pattern and the strategy to follow")
+    n: int = dspy.InputField(desc="how many topics to list")
+    topics: list[str] = dspy.OutputField(desc="a topic, a few words")
+
+
 class PatternGuidedGenerationSig(dspy.Signature):
-    """Write new, original multiple-choice questions that follow the strategy.
+    """Write new, original multiple-choice questions about the focus topic that follow the strategy.
 
     The examples only show the format: write about other things. Never repeat a question listed under
     avoid. Each question has exactly one correct option.
@@ -137,6 +149,7 @@ class PatternGuidedGenerationSig(dspy.Signature):
     task: str = dspy.InputField(desc="the task")
     strategy: str = dspy.InputField(desc="the failure pattern and the strategy to follow")
     examples: str = dspy.InputField(desc="training questions showing the style")
+    focus: str = dspy.InputField(desc="the topic the new questions are about")
     avoid: str = dspy.InputField(desc="questions already written: write different ones")
     n: int = dspy.InputField(desc="how many questions to write")
     questions: list[MCQuestion] = dspy.OutputField(desc="the new questions")

@@ -28,6 +28,7 @@ AGENT_KEYS = [
     ("pattern_summary", '"description"'),
     ("strategy_draft", '"what_to_write"'),
     ("error_generation", "[[ ## student_answer ## ]]"),
+    ("topic_plan", '"topics"'),
     ("pattern_generation", '"questions"'),
     ("solve", '"answer"'),
 ]
@@ -96,6 +97,9 @@ def default_answer(agent: str, user: str, call: int) -> str:
             for i in range(n)
         ]
         return json.dumps({"questions": items})
+    if agent == "topic_plan":
+        n = int(field(user, "n"))
+        return json.dumps({"topics": [f"topic {call}-{i}" for i in range(n)]})
     if agent == "solve":
         return json.dumps({"answer": "B"})
     if agent == "judge":

@@ -11,7 +11,7 @@ from pada.agents.records import Analysis, Cluster, GeneratedItem, MiningResult, 
 from pada.agents.usage import Budget, TeacherBudgetExceeded
 from pada.tasks.schema import MCItem
 
-from .conftest import ScriptedEngine, train_item, train_record, val_record
+from .conftest import ScriptedEngine, field, train_item, train_record, val_record
 
 GOOD_ANALYSIS = json.dumps({"root_cause": "rc", "error_scenario": "sc", "missing_knowledge": "mk"})
 
@@ -172,9 +172,14 @@ def test_generate_from_strategy_k_distinct(engine, make_suite):
     assert g.path == "pattern" and g.origin == "strategy-pattern-0"
     assert g.item.meta["pattern_id"] == "pattern-0" and g.item.meta["rationale"] == "Because beta."
     assert engine.calls["pattern_generation"] == 3  # 3 + 3 + 1
-    # Each call had its own rollout (seed) and listed the questions already written.
-    assert len(set(engine.seeds)) == 3
-    assert "Synthetic question number 0-0" in engine.requests[1][2]
+    # Topics were planned once; each call had its own rollout (seed) and topic, and listed the questions
+    # already written.
+    assert engine.calls["topic_plan"] == 1
+    requests = zip(engine.requests, engine.seeds, strict=True)
+    calls = [(seed, user) for (agent, _, user), seed in requests if agent == "pattern_generation"]
+    assert len({seed for seed, _ in calls}) == 3
+    assert [field(user, "focus") for _, user in calls] == ["topic 0-0", "topic 0-1", "topic 0-2"]
+    assert "Synthetic question number 0-0" in calls[1][1]
 
 
 def test_k_samples_are_distinct_even_if_the_teacher_repeats_itself(make_suite):
@@ -437,3 +442,30 @@ def test_asking_again_gives_new_items_even_with_the_cache_on(make_suite):
         assert [g.id for g in replay] == [g.id for g in first]
         assert engine.calls["pattern_generation"] == calls
         assert again.usage.agents["pattern_generation"].cache_hits == 1
+
+
+@pytest.mark.parametrize(
+    "plan, expected",
+    [
+        (["heat", "light", "sound"], ["heat", "light", "sound"]),
+        (
+            ["radiant energy, thermal energy; renewable sources and tides"],
+            ["radiant energy", "thermal energy", "renewable sources", "tides"],
+        ),  # fmt: skip
+        (["Heat.", "heat", "- light"], ["Heat", "light"]),
+    ],
+)
+def test_topic_plan_is_parsed_leniently(make_suite, plan, expected):
+    engine = ScriptedEngine({"topic_plan": [json.dumps({"topics": plan})]})
+    suite = make_suite(engine, generation={"items_per_call": 1})
+    suite.generate_from_strategy(strategy(), [], n=len(expected))
+    focuses = [field(u, "focus") for a, _, u in engine.requests if a == "pattern_generation"]
+    assert focuses == expected
+
+
+def test_unusable_topic_plan_means_no_focus(make_suite):
+    engine = ScriptedEngine({"topic_plan": ['{"topics": ["only one"]}']})
+    suite = make_suite(engine, generation={"items_per_call": 2}, max_attempts=2)
+    items = suite.generate_from_strategy(strategy(), [], n=2)
+    assert len(items) == 2 and suite.failures[0].agent == "topic_plan"
+    assert "(any topic the strategy covers)" in engine.prompts("pattern_generation")[0]

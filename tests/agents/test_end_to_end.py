@@ -147,10 +147,18 @@ def test_agents_end_to_end(student_records, tmp_path):
     # No validation or test question reached a generation prompt.
     guard = HeldOutGuard(n=8)
     guard.add(held_out)
-    gen_prompts = [m for agent, msgs in prompts if agent.endswith("generation") for m in msgs]
+    generation_agents = ("topic_plan", "pattern_generation", "error_generation")
+    gen_prompts = [m for agent, msgs in prompts if agent in generation_agents for m in msgs]
     assert gen_prompts
     worst = max(guard.max_share(m["content"]) for m in gen_prompts)
     assert worst < 0.5, f"a generation prompt holds {worst:.0%} of a held-out question's 8-grams"
     # Usage was recorded for every agent that ran.
-    for agent in ("error_analysis", "pattern_summary", "strategy_draft", "pattern_generation", "judge"):
+    for agent in (
+        "error_analysis",
+        "pattern_summary",
+        "strategy_draft",
+        "topic_plan",
+        "pattern_generation",
+        "judge",
+    ):
         assert usage.agents[agent].calls > 0 and usage.agents[agent].output_tokens > 0

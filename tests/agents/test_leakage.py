@@ -88,7 +88,8 @@ def test_no_held_out_text_in_generation_prompts(make_suite):
     )
     assert len(items) == 5
     generation_prompts = [f"{s}\n{u}" for _, s, u in engine.requests[n_before:]]
-    assert generation_prompts and all(a.endswith("generation") for a, _, _ in engine.requests[n_before:])
+    generation_agents = ("topic_plan", "pattern_generation", "error_generation")
+    assert generation_prompts and all(a in generation_agents for a, _, _ in engine.requests[n_before:])
 
     for n in (5, 8):
         guard = HeldOutGuard(n=n)
