@@ -7,15 +7,18 @@ at least 20 items, which the judge answers and checks. Artifacts go to a tmp fol
 teacher usage per agent are printed (``pytest -s`` shows them).
 
 Run: ``pytest -m "slow and assets" tests/agents/test_end_to_end.py -s`` (about 5-10 minutes on 2 cores).
+Set ``PADA_E2E_TEACHER_CACHE=/some/dir`` to keep the teacher's answers between runs while developing.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 
 import pytest
+from omegaconf import open_dict
 
 from pada.agents import AgentSuite, write_jsonl
 from pada.agents.leakage import HeldOutGuard
@@ -54,6 +57,10 @@ def student_records(tmp_path_factory):
                 "teacher.max_tokens=768",
             ],
         )
+    cache = os.environ.get("PADA_E2E_TEACHER_CACHE")
+    if cache:  # development: keep the teacher's answers between runs (the timing is then not cold)
+        with open_dict(cfg.teacher):
+            cfg.teacher.cache_dir = cache
     splits = load_splits(cfg.dataset)
     model, tokenizer = load_for_eval(cfg.model, device="cpu")
     val = evaluate_items(model, tokenizer, splits.validation, "validation", batch_size=8)
