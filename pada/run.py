@@ -23,6 +23,7 @@ from pada.data import prepare_splits
 from pada.errors import PadaError
 from pada.loop.artifacts import RunFolder, find_resumable, read_jsonl, stable_hash, write_json
 from pada.loop.export import export_run
+from pada.loop.leakage import check_augmented
 from pada.loop.summary import final_metrics, write_metrics, write_summary
 
 log = logging.getLogger("pada")
@@ -138,9 +139,14 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
         wall = time.perf_counter() - start
         final = final_metrics(rounds, wall)
         exported = export_run(cfg, out, final["best_round"])
+        # The gate checked each item; this checks the outcome. A leak is recorded loudly, not fatal:
+        # the data and models exist, and a person should see them to judge the leak.
+        held_out = {name: splits[name] for name in ("validation", "test")}
+        leakage = check_augmented(Path(exported["dataset"]), held_out, cfg.quality_gate.decontam_ngram, out)
+        final["leaked_items"] = len(leakage.leaks)
         header["status"] = "finished"
         write_metrics(out / "metrics.json", header, rounds, final)
-        write_summary(out / "summary.md", header, rounds, final, recipe.notes)
+        write_summary(out / "summary.md", header, rounds, final, recipe.notes, leakage)
         folder.set_state(status="finished", wall_s=wall)
         tracker.plot_accuracy(rounds)
         tracker.log_summary(final)
@@ -148,6 +154,9 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
                              [exported["dataset"]])  # fmt: skip
         tracker.log_artifact("adapter", "model", [exported["adapter"]])
     print(f"\npada: finished. Summary: {out / 'summary.md'}")
+    if not leakage.clean:
+        print(f"pada: WARNING: {len(leakage.leaks)} augmented training item(s) repeat validation/test "
+              f"text; see {out / 'leakage.json'}")  # fmt: skip
     print(json.dumps(final, indent=2))
     return final["val_acc"]
 

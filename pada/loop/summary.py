@@ -8,9 +8,12 @@ how far it got.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pada.loop.artifacts import atomic_write_text, write_json
+
+if TYPE_CHECKING:
+    from pada.loop.leakage import LeakageReport
 
 
 def best_round(rounds: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -48,13 +51,51 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _leakage_lines(report: LeakageReport) -> list[str]:
+    if report.clean:
+        return [
+            f"None of the {report.checked} augmented training items repeats validation or test text "
+            f"(no shared {report.n}-gram, no duplicate question). Details: `leakage.json`."
+        ]
+    return [
+        f"**{len(report.leaks)} of {report.checked} augmented training items repeat validation or test "
+        f"text** (a duplicate question or a shared {report.n}-gram). They were kept, not dropped: see "
+        "`leakage.json`.",
+        "",
+        *[f"- {leak.describe(report.n)}" for leak in report.leaks],
+    ]
+
+
 def write_summary(
-    path: Path, header: dict[str, Any], rounds: list[dict[str, Any]], final: dict[str, Any], notes: list[str]
+    path: Path,
+    header: dict[str, Any],
+    rounds: list[dict[str, Any]],
+    final: dict[str, Any],
+    notes: list[str],
+    leakage: LeakageReport | None = None,
 ) -> None:
-    """Write ``summary.md``: the result, each round's numbers and stage times, and what the agents found."""
+    """Write ``summary.md``: the result, each round's numbers and stage times, and what the agents found.
+
+    Args:
+        path: Where to write.
+        header: The run's identity and status (``experiment``, ``method``, ``seed``, ``status``).
+        rounds: Per-round metrics.
+        final: :func:`final_metrics`' record.
+        notes: What the loop wants a reader to know (early stops, unmet quotas).
+        leakage: The whole-run leakage check, once the run is finished; a leak is flagged at the top.
+    """
     lines = [
         f"# pada run: {header['experiment']} / {header['method']} / seed {header['seed']}",
         "",
+    ]
+    if leakage is not None and not leakage.clean:
+        lines += [
+            f"> **WARNING: leakage.** {len(leakage.leaks)} augmented training item(s) repeat validation "
+            "or test text, so validation and test accuracy may be inflated. See the leakage section "
+            "and `leakage.json`.",
+            "",
+        ]
+    lines += [
         f"Status: **{header['status']}**. Best round on validation: {final.get('best_round')}, "
         f"test accuracy {_pct(final.get('test_acc'))} (validation {_pct(final.get('val_acc'))}, "
         f"generalization gap {_pct(final.get('gap'))}). Synthetic items accepted: "
@@ -85,12 +126,14 @@ def write_summary(
     if rejections:
         lines += ["", "## Rejected synthetic items by reason", ""]
         lines += [f"- {reason}: {n}" for reason, n in sorted(rejections.items())]
+    if leakage is not None:
+        lines += ["", "## Leakage check", "", *_leakage_lines(leakage)]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     lines += [
         "",
         "Artifacts: `round_<t>/<stage>/` (each with a `manifest.json`), `data/split_manifest.json`, "
-        "`export/augmented.jsonl`, `metrics.json`.",
+        "`export/augmented.jsonl`, `metrics.json`" + (", `leakage.json`." if leakage is not None else "."),
         "",
     ]
     atomic_write_text(path, "\n".join(lines))

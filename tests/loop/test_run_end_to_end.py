@@ -102,6 +102,16 @@ def test_export_carries_provenance(finished_run) -> None:
     assert (run_dir / "export" / "adapter" / "adapter_model.safetensors").exists()
 
 
+def test_whole_run_leakage_check_is_recorded_and_clean(finished_run) -> None:
+    run_dir, _ = finished_run
+    leakage = json.loads((run_dir / "leakage.json").read_text())
+    assert leakage["checked"] == 4 and leakage["n"] == 8
+    assert leakage["eval_items"] == {"validation": 32, "test": 32}
+    assert leakage["clean"] and leakage["leaked_items"] == 0 and leakage["leaks"] == []
+    assert json.loads((run_dir / "metrics.json").read_text())["final"]["leaked_items"] == 0
+    assert "## Leakage check" in (run_dir / "summary.md").read_text()
+
+
 def test_no_held_out_text_reaches_a_generation_prompt(finished_run) -> None:
     run_dir, teacher = finished_run
     generation_prompts = [
