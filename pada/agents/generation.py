@@ -41,7 +41,8 @@ MIN_TOPICS, MAX_TOPICS, TOKENS_PER_TOPIC = 4, 12, 16
 #: that keeps writing the same question at one temperature writes a new one a little hotter.
 TEMPERATURE_STEP, MAX_TEMPERATURE = 0.1, 1.0
 
-Make = Callable[[MCItem, str, int], GeneratedItem]
+#: Builds the final item from a parsed one, its rationale, the call's rollout and the call's inputs.
+Make = Callable[[MCItem, str, int, dict[str, Any]], GeneratedItem]
 
 
 def content_id(text: str) -> str:
@@ -73,7 +74,7 @@ class Generator:
         self.error_module = ErrorCorrectingGeneration()
         self._seen: set[str] = set()
         self._calls: dict[str, int] = {}  # calls made per key: asking again continues with new rollouts
-        self._topics: dict[str, list[str]] = {}  # topic plan per strategy id
+        self._topics: dict[tuple[str, str], list[str]] = {}  # topic plan per (strategy id, strategy text)
         self._lock = threading.Lock()
 
     def from_strategy(self, strategy: Strategy, exemplars: Sequence[MCItem], n: int) -> list[GeneratedItem]:
@@ -98,6 +99,13 @@ class Generator:
             focus = topics[call % len(topics)] if topics else ""
             return {"task": self.ctx.task, "strategy": text, "examples": examples, "focus": focus}
 
+        skill = guard.scrub(strategy.what_to_write) or strategy.pattern
+
+        def target(call_inputs: dict[str, Any]) -> str:
+            # What the judge checks the item against: the strategy's skill and the call's topic.
+            focus = call_inputs.get("focus")
+            return f"{skill} (topic: {focus})" if focus else skill
+
         meta = {"path": "pattern", "origin": strategy.id, "pattern_id": strategy.pattern_id}
         return self._generate(
             "pattern_generation",
@@ -105,15 +113,15 @@ class Generator:
             self.pattern_module,
             inputs,
             n,
-            self._maker("pattern", strategy.id, text, meta),
+            self._maker("pattern", strategy.id, target, meta),
             [e.question for e in safe],
         )
 
     def _plan(self, strategy_id: str, strategy: str, n: int) -> list[str]:
-        """Distinct topics for a strategy's calls, planned once per strategy id (``[]`` if none)."""
+        """Distinct topics for a strategy's calls, planned once per strategy (``[]`` if none)."""
         with self._lock:
-            if strategy_id in self._topics:
-                return self._topics[strategy_id]
+            if (strategy_id, strategy) in self._topics:
+                return self._topics[strategy_id, strategy]
         ctx = self.ctx
         n = max(MIN_TOPICS, min(n, MAX_TOPICS))
 
@@ -142,7 +150,7 @@ class Generator:
         ctx.record(outcome.failure)
         topics = outcome.value or []
         with self._lock:
-            self._topics[strategy_id] = topics
+            self._topics[strategy_id, strategy] = topics
         return topics
 
     def from_train_error(self, record: EvalRecord, n: int) -> list[GeneratedItem]:
@@ -159,22 +167,25 @@ class Generator:
             self.error_module,
             lambda call: fixed,
             n,
-            self._maker("train_error", record.id, target, {"path": "train_error", "origin": record.id}),
+            self._maker(
+                "train_error", record.id, lambda _: target, {"path": "train_error", "origin": record.id}
+            ),
             [record.question],
         )
 
     @staticmethod
-    def _maker(path: str, origin: str, target: str, meta: dict[str, Any]) -> Make:
-        def make(item: MCItem, rationale: str, rollout: int) -> GeneratedItem:
+    def _maker(path: str, origin: str, target: Callable[[dict[str, Any]], str], meta: dict[str, Any]) -> Make:
+        def make(item: MCItem, rationale: str, rollout: int, call_inputs: dict[str, Any]) -> GeneratedItem:
+            extra = {"focus": call_inputs["focus"]} if call_inputs.get("focus") else {}
             final = MCItem(
                 id=content_id(item.question),
                 question=item.question,
                 choices=item.choices,
                 answer=item.answer,
                 source="synthetic",
-                meta={**meta, "rollout": rollout, "rationale": rationale},
+                meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
             )
-            return GeneratedItem(final, rationale, path, origin, target, rollout)
+            return GeneratedItem(final, rationale, path, origin, target(call_inputs), rollout)
 
         return make
 
@@ -236,11 +247,12 @@ class Generator:
                     max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * (call - first)
                 )
             avoid = "\n".join(f"- {g.item.question[:120]}" for g in out[-MAX_AVOID:])
+            call_inputs = inputs(call)
             outcome = ctx.teacher.run(
                 agent,
                 f"{key}/call{call}",
                 module,
-                {**inputs(call), "avoid": avoid, "n": want},
+                {**call_inputs, "avoid": avoid, "n": want},
                 parse,
                 lm_kwargs=lm_kwargs,
             )
@@ -251,7 +263,7 @@ class Generator:
                     ctx.usage.count(agent, dropped=1)
                     log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
                     continue
-                out.append(make(item, rationale, outcome.rollout))
+                out.append(make(item, rationale, outcome.rollout, call_inputs))
                 if len(out) >= n:
                     break
         if len(out) < n:

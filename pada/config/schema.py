@@ -30,6 +30,9 @@ class ModelConfig:
 
     ``source`` decides how ``path`` is read: ``asset`` (a name in pada's offline asset store),
     ``hub`` (a Hugging Face hub id), ``local`` (a folder), or ``tiny_random`` (built in-process).
+    ``mc_style`` is the multiple-choice format the student is trained and scored in: ``cloze`` (answer
+    with the option's text, rank options by likelihood) or ``letter`` (answer with the option letter,
+    rank options by the letter's probability); see :mod:`pada.training.prompt`.
     """
 
     name: str = MISSING
@@ -37,6 +40,7 @@ class ModelConfig:
     path: str = MISSING
     max_length: int = 384
     dtype: str = "auto"
+    mc_style: str = "cloze"
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 

@@ -81,6 +81,8 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg, "model.max_length", lambda v: v >= 16, "an integer >= 16")
     _check(cfg, "model.lora.r", lambda v: v >= 1, "an integer >= 1")
     _check(cfg, "model.lora.dropout", lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+    if cfg.model.mc_style not in ("cloze", "letter"):
+        _fail("model.mc_style", cfg.model.mc_style, "cloze or letter")
     if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
         _fail("model.dtype", cfg.model.dtype, "auto, float32, bfloat16 or float16")
 

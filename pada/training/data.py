@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pada.tasks.schema import Item, MCItem
-from pada.training.prompt import IGNORE_INDEX, Encoded, encode_example
+from pada.training.prompt import DEFAULT_MC_STYLE, IGNORE_INDEX, Encoded, encode_example
 
 # Options that refer to other options ("all of the above", "both A and B") lose their meaning when the
 # order changes: items with one keep their original order.
@@ -50,14 +50,20 @@ class SFTDataset(Dataset):
         max_length: Maximum tokens per example.
         option_seed: If given, each multiple-choice item's options are shuffled with this seed (see
             :func:`shuffle_options`); ``None`` keeps the original order.
+        style: The multiple-choice prompt format (``letter`` or ``cloze``, see :mod:`pada.training.prompt`).
     """
 
     def __init__(
-        self, items: Sequence[Item], tokenizer: Any, max_length: int, option_seed: str | None = None
+        self,
+        items: Sequence[Item],
+        tokenizer: Any,
+        max_length: int,
+        option_seed: str | None = None,
+        style: str = DEFAULT_MC_STYLE,
     ) -> None:
         if option_seed is not None:
             items = [shuffle_options(item, f"{option_seed}:{item.id}") for item in items]
-        self.examples: list[Encoded] = [encode_example(item, tokenizer, max_length) for item in items]
+        self.examples: list[Encoded] = [encode_example(item, tokenizer, max_length, style) for item in items]
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -154,7 +160,9 @@ class SFTDataModule(L.LightningDataModule):
         seed: Seeds the shuffling, so a run is reproducible.
         num_workers: DataLoader workers (0: tokenization is done up front, batches are cheap).
         group_by_length: Batch examples of similar length together (less padding); plain shuffle if off.
-        shuffle_options: Present each multiple-choice item's options in a new seeded order every epoch.
+        shuffle_options: Present each multiple-choice item's options in a new seeded order every epoch
+            (letter style only: the cloze style does not show the options).
+        style: The multiple-choice prompt format.
     """
 
     def __init__(
@@ -167,6 +175,7 @@ class SFTDataModule(L.LightningDataModule):
         num_workers: int = 0,
         group_by_length: bool = True,
         shuffle_options: bool = True,
+        style: str = DEFAULT_MC_STYLE,
     ) -> None:
         super().__init__()
         if not items:
@@ -178,7 +187,8 @@ class SFTDataModule(L.LightningDataModule):
         self.seed = seed
         self.num_workers = num_workers
         self.group_by_length = group_by_length
-        self.shuffle_options = shuffle_options
+        self.style = style
+        self.shuffle_options = shuffle_options and style == "letter"
         self.dataset: SFTDataset | None = None
         self._dataset_epoch: int | None = None
 
@@ -191,7 +201,7 @@ class SFTDataModule(L.LightningDataModule):
         epoch = self._epoch() if self.shuffle_options else 0
         if self.dataset is None or epoch != self._dataset_epoch:
             option_seed = f"{self.seed}:{epoch}" if self.shuffle_options else None
-            self.dataset = SFTDataset(self.items, self.tokenizer, self.max_length, option_seed=option_seed)
+            self.dataset = SFTDataset(self.items, self.tokenizer, self.max_length, option_seed, self.style)
             self._dataset_epoch = epoch
 
     def train_dataloader(self) -> DataLoader:

@@ -1,8 +1,15 @@
-"""Evaluate the student: letter scoring for multiple choice, greedy generation for free form.
+"""Evaluate the student: scoring for multiple choice, greedy generation for free form.
 
-Multiple choice: one batched forward pass over the prompts; each option's score is the
-log-probability of its letter as the first answer token. No sampling, no parsing, and the letter token
-is the one training puts the loss on (both go through :mod:`pada.training.prompt`).
+Multiple choice, no sampling and no parsing, in the format the student was trained in
+(:mod:`pada.training.prompt`):
+
+- ``letter``: one batched forward pass over the prompts; each option's score is the log-probability
+  of its letter as the answer's first token.
+- ``cloze``: one batched forward pass over the prompts, then one over every option's answer tokens
+  (reusing the prompts' key/value cache); each option's score is its answer's mean token
+  log-probability.
+
+Both read exactly the tokens that training puts the loss on.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pada.tasks.io import atomic_write_text, write_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
 from pada.training.cfg import cfg_value
 from pada.training.data import left_pad
-from pada.training.prompt import encode_prompt, letter_token_ids
+from pada.training.prompt import DEFAULT_MC_STYLE, check_style, encode_answer, encode_prompt, letter_token_ids
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -57,7 +64,7 @@ def letter_logprobs(
         return []
     device = model_device(model)
     letters = torch.tensor(letter_token_ids(tokenizer, max(len(it.choices) for it in items)), device=device)
-    prompts = [encode_prompt(item, tokenizer, max_length) for item in items]
+    prompts = [encode_prompt(item, tokenizer, max_length, style="letter") for item in items]
     out: list[list[float]] = [[] for _ in items]
     for batch in _batches_by_length([len(p) for p in prompts], batch_size):
         inputs = {
@@ -69,6 +76,106 @@ def letter_logprobs(
         for row, i in enumerate(batch):
             out[i] = scores[row, : len(items[i].choices)].tolist()
     return out
+
+
+@torch.inference_mode()
+def option_logprobs(
+    model: Any,
+    tokenizer: Any,
+    items: Sequence[MCItem],
+    batch_size: int = 16,
+    max_length: int | None = None,
+) -> list[list[float]]:
+    """Mean log-probability of each option's text as the answer (cloze style), for every item.
+
+    The prompts go through the model once; their key/value cache is repeated once per option and the
+    options' answer tokens go through in a second batched pass, so an option costs its own few tokens,
+    not another copy of the prompt.
+
+    Args:
+        model: A causal LM in eval mode.
+        tokenizer: Its tokenizer.
+        items: Multiple-choice items.
+        batch_size: Items per forward pass (the option pass holds ``batch_size`` x options rows).
+        max_length: Prompts are truncated from the left to this many tokens.
+
+    Returns:
+        One list per item, one mean token log-probability per option (answer text + end-of-turn).
+    """
+    if not items:
+        return []
+    device = model_device(model)
+    pad = tokenizer.pad_token_id
+    prompts = [encode_prompt(item, tokenizer, max_length, style="cloze") for item in items]
+    answers = [
+        [encode_answer(item, tokenizer, "cloze", k) for k in range(len(item.choices))] for item in items
+    ]
+    out: list[list[float]] = [[] for _ in items]
+    for batch in _batches_by_length([len(p) for p in prompts], batch_size):
+        inputs = {k: v.to(device) for k, v in left_pad([prompts[i] for i in batch], pad).items()}
+        first = model(**inputs, use_cache=True, logits_to_keep=1)
+        first_lp = torch.log_softmax(first.logits[:, -1, :].float(), dim=-1)
+        n_opt = max(len(answers[i]) for i in batch)
+        # Row r * n_opt + k continues prompt r with option k's answer (missing options: one pad token).
+        rows = [answers[i][k] if k < len(answers[i]) else [pad] for i in batch for k in range(n_opt)]
+        width = max(len(a) for a in rows)
+        cont = torch.full((len(rows), max(1, width - 1)), pad, dtype=torch.long)
+        cont_mask = torch.zeros_like(cont)
+        for r, a in enumerate(rows):
+            cont[r, : len(a) - 1] = torch.tensor(a[:-1], dtype=torch.long)
+            cont_mask[r, : len(a) - 1] = 1
+        prompt_mask = inputs["attention_mask"].repeat_interleave(n_opt, dim=0)
+        positions = (
+            inputs["position_ids"][:, -1:].repeat_interleave(n_opt, dim=0)
+            + 1
+            + torch.arange(cont.shape[1], device=device)
+        )
+        cache = first.past_key_values
+        cache.batch_repeat_interleave(n_opt)
+        logits = model(
+            input_ids=cont.to(device),
+            attention_mask=torch.cat([prompt_mask, cont_mask.to(device)], dim=1),
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=False,
+        ).logits
+        cont_lp = torch.log_softmax(logits.float(), dim=-1)
+        for row, i in enumerate(batch):
+            for k, a in enumerate(answers[i]):
+                r = row * n_opt + k
+                total = first_lp[row, a[0]].item()
+                if len(a) > 1:
+                    targets = torch.tensor(a[1:], device=device)
+                    total += cont_lp[r, : len(a) - 1].gather(-1, targets[:, None]).sum().item()
+                out[i].append(total / len(a))
+    return out
+
+
+def score_options(
+    model: Any,
+    tokenizer: Any,
+    items: Sequence[MCItem],
+    style: str | None = None,
+    batch_size: int = 16,
+    max_length: int | None = None,
+) -> list[list[float]]:
+    """Score every option of every item in the format the model was trained in.
+
+    Args:
+        model: The student.
+        tokenizer: Its tokenizer.
+        items: Multiple-choice items.
+        style: ``letter`` or ``cloze``; default: the model's ``pada_mc_style`` attribute (set by
+            :func:`load_for_eval` and :func:`~pada.training.fine_tune.train_adapter`), else the default.
+        batch_size: Items per forward pass.
+        max_length: Prompt truncation.
+
+    Returns:
+        Per item, one score per option (higher is better).
+    """
+    style = check_style(style or getattr(model, "pada_mc_style", DEFAULT_MC_STYLE))
+    scorer = letter_logprobs if style == "letter" else option_logprobs
+    return scorer(model, tokenizer, items, batch_size, max_length)
 
 
 _ANSWER_PREFIX = re.compile(r"^\s*(?:final answer|the answer is|answer)\s*[:\-]?\s*", re.IGNORECASE)
@@ -128,6 +235,7 @@ def evaluate_items(
     batch_size: int = 16,
     max_length: int | None = None,
     max_new_tokens: int = 32,
+    style: str | None = None,
 ) -> list[EvalRecord]:
     """Evaluate the student on items and return one record per item, in the items' order.
 
@@ -139,6 +247,8 @@ def evaluate_items(
         batch_size: Items per forward pass / generation batch.
         max_length: Prompt truncation (the model config's ``max_length``).
         max_new_tokens: Generation budget for free-form items.
+        style: Multiple-choice format (``letter`` / ``cloze``); default: the one the model was trained
+            in (see :func:`score_options`).
 
     Returns:
         Records with the prediction, gold answer, correctness and option probabilities (renormalized
@@ -150,7 +260,7 @@ def evaluate_items(
     qa_idx = [i for i, it in enumerate(items) if isinstance(it, QAItem)]
     records: list[EvalRecord | None] = [None] * len(items)
 
-    mc_scores = letter_logprobs(model, tokenizer, [items[i] for i in mc_idx], batch_size, max_length)
+    mc_scores = score_options(model, tokenizer, [items[i] for i in mc_idx], style, batch_size, max_length)
     for i, scores in zip(mc_idx, mc_scores, strict=True):
         item: MCItem = items[i]
         best = max(range(len(scores)), key=scores.__getitem__)
@@ -233,7 +343,7 @@ def load_for_eval(
         ``(model, tokenizer)`` in eval mode. The adapter is not merged, so the model computes exactly
         what was trained.
     """
-    from pada.training.models import load_base
+    from pada.training.models import load_base, mc_style
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, tokenizer = load_base(model_cfg, accelerator="gpu" if device.startswith("cuda") else "cpu")
@@ -241,6 +351,7 @@ def load_for_eval(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter_dir))
+    model.pada_mc_style = mc_style(model_cfg)
     return model.to(device).eval(), tokenizer
 
 

@@ -16,7 +16,7 @@ import lightning as L
 from pada.tasks.schema import Item
 from pada.training.cfg import cfg_value
 from pada.training.data import SFTDataModule
-from pada.training.models import configure_threads, load_base
+from pada.training.models import configure_threads, load_base, mc_style
 from pada.training.module import LoraFineTuner
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ def train_adapter(
         num_workers=int(cfg_value(trainer_cfg, "num_workers", 0)),
         group_by_length=bool(cfg_value(trainer_cfg, "group_by_length", True)),
         shuffle_options=bool(cfg_value(trainer_cfg, "shuffle_options", True)),
+        style=mc_style(model_cfg),
     )
     trainer = build_trainer(trainer_cfg, out_dir, logger=logger, callbacks=callbacks)
     start = time.perf_counter()
@@ -173,9 +174,11 @@ def train_adapter(
         trainer.fit(module, datamodule=data)
     wall = time.perf_counter() - start
     model.eval()
+    model.pada_mc_style = mc_style(model_cfg)
     metrics = {
         "model": cfg_value(model_cfg, "name", "?"),
         "seed": seed,
+        "mc_style": mc_style(model_cfg),
         "train_items": len(train_items),
         "init_adapter": str(init_adapter) if init_adapter is not None else None,
         "world_size": trainer.world_size,

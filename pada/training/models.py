@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from pada.training.cfg import cfg_value
+from pada.training.prompt import DEFAULT_MC_STYLE, check_style
 
 _DTYPES = {
     "float32": torch.float32,
@@ -40,6 +41,15 @@ _TINY_CORPUS = [
     "The moon orbits the Earth, and the Earth orbits the Sun.",
     "Question: what is 2 + 3? The answer is 5.",
 ]
+
+
+def mc_style(model_cfg: Any) -> str:
+    """Return the multiple-choice prompt format a model config asks for (``letter`` or ``cloze``).
+
+    Read from ``model.mc_style``; models that cannot learn letter answers cheaply (the 135M student)
+    use ``cloze``, which is the default.
+    """
+    return check_style(str(cfg_value(model_cfg, "mc_style", DEFAULT_MC_STYLE)))
 
 
 def cuda_available() -> bool:

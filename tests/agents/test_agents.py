@@ -171,6 +171,8 @@ def test_generate_from_strategy_k_distinct(engine, make_suite):
     assert isinstance(g.item, MCItem) and g.item.source == "synthetic" and g.item.answer_letter == "B"
     assert g.path == "pattern" and g.origin == "strategy-pattern-0"
     assert g.item.meta["pattern_id"] == "pattern-0" and g.item.meta["rationale"] == "Because beta."
+    # The judge will check the item against the strategy's skill and the call's topic.
+    assert g.target == "w (topic: topic 0-0)" and g.item.meta["focus"] == "topic 0-0"
     assert engine.calls["pattern_generation"] == 3  # 3 + 3 + 1
     # Topics were planned once; each call had its own rollout (seed) and topic, and listed the questions
     # already written.

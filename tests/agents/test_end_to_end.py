@@ -168,4 +168,5 @@ def test_agents_end_to_end(student_records, tmp_path):
         "pattern_generation",
         "judge",
     ):
-        assert usage.agents[agent].calls > 0 and usage.agents[agent].output_tokens > 0
+        a = usage.agents[agent]
+        assert a.calls > 0 and (a.output_tokens > 0 or a.cache_hits == a.calls)

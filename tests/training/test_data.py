@@ -28,7 +28,7 @@ def test_datamodule_gives_each_epoch_new_option_orders():
     class FakeTrainer:
         current_epoch = 0
 
-    dm = SFTDataModule(make_items(16), build_tiny_tokenizer(), 96, batch_size=4, seed=0)
+    dm = SFTDataModule(make_items(16), build_tiny_tokenizer(), 96, batch_size=4, seed=0, style="letter")
     dm.trainer = FakeTrainer()
     dm.setup()
     first = [e.input_ids for e in dm.dataset.examples]

@@ -5,10 +5,10 @@ import torch
 
 from pada.config.schema import TrainerConfig
 from pada.tasks.schema import MCItem
-from pada.training.evaluate import evaluate_items, letter_logprobs, load_for_eval
+from pada.training.evaluate import evaluate_items, load_for_eval, score_options
 from pada.training.fine_tune import fine_tune
 
-from .test_evaluate import slow_letter_logprobs
+from .test_evaluate import slow_option_scores
 
 pytestmark = [pytest.mark.slow, pytest.mark.assets]
 
@@ -40,11 +40,12 @@ ITEMS = [
 ]
 
 
-def test_smollm2_letter_scoring_matches_reference(smollm2_cfg):
+@pytest.mark.parametrize("style", ["letter", "cloze"])
+def test_smollm2_scoring_matches_reference(style, smollm2_cfg):
     model, tok = load_for_eval(smollm2_cfg, device="cpu")
-    fast = letter_logprobs(model, tok, ITEMS, batch_size=4)
+    fast = score_options(model, tok, ITEMS, style=style, batch_size=4)
     for item, scores in zip(ITEMS, fast, strict=True):
-        assert scores == pytest.approx(slow_letter_logprobs(model, tok, item), abs=1e-3)
+        assert scores == pytest.approx(slow_option_scores(model, tok, item, style), abs=1e-3)
 
 
 def test_smollm2_short_round_changes_predictions(tmp_path, smollm2_cfg):
