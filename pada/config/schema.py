@@ -33,6 +33,7 @@ class ModelConfig:
     ``mc_style`` is the multiple-choice format the student is trained and scored in: ``cloze`` (answer
     with the option's text, rank options by likelihood) or ``letter`` (answer with the option letter,
     rank options by the letter's probability); see :mod:`pada.training.prompt`.
+    ``attn_implementation`` is handed to transformers (``auto``: its default, SDPA).
     """
 
     name: str = MISSING
@@ -41,6 +42,7 @@ class ModelConfig:
     max_length: int = 384
     dtype: str = "auto"
     mc_style: str = "cloze"
+    attn_implementation: str = "auto"
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 

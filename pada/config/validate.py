@@ -81,6 +81,9 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg, "model.max_length", lambda v: v >= 16, "an integer >= 16")
     _check(cfg, "model.lora.r", lambda v: v >= 1, "an integer >= 1")
     _check(cfg, "model.lora.dropout", lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+    attn = ("auto", "sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+    if cfg.model.attn_implementation not in attn:
+        _fail("model.attn_implementation", cfg.model.attn_implementation, ", ".join(attn))
     if cfg.model.mc_style not in ("cloze", "letter"):
         _fail("model.mc_style", cfg.model.mc_style, "cloze or letter")
     if cfg.model.dtype not in ("auto", "float32", "bfloat16", "float16"):

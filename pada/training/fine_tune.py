@@ -188,6 +188,7 @@ def train_adapter(
         "wall_time_s": round(wall, 3),
         "tokens_per_s": round(module.tokens_total / wall, 1) if wall > 0 else None,
         "final_loss": module.loss_curve[-1] if module.loss_curve else None,
+        "skipped_steps": module.skipped_steps,
         "loss_curve": [round(x, 5) for x in module.loss_curve],
         "lr": module.lr,
         "lora": _adapter_summary(model),

@@ -52,6 +52,21 @@ def mc_style(model_cfg: Any) -> str:
     return check_style(str(cfg_value(model_cfg, "mc_style", DEFAULT_MC_STYLE)))
 
 
+def attn_implementation(model_cfg: Any, accelerator: str) -> str:
+    """Return the attention implementation to load the student with (``auto``: transformers' default).
+
+    ``auto`` means ``eager`` on a GPU: there, SDPA's backward pass gave NaN gradients for batches
+    whose left padding leaves query rows with nothing to attend to (H200, torch 2.11; see
+    docs/benchmarks.md), and eager attention was also faster for these short sequences. On the CPU
+    ``auto`` keeps transformers' default (SDPA), which is correct there.
+    """
+    attn = str(cfg_value(model_cfg, "attn_implementation", "auto"))
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda_available())
+    if attn == "auto" and on_gpu:
+        return "eager"
+    return attn
+
+
 def cuda_available() -> bool:
     """Whether a CUDA device can be used."""
     return torch.cuda.is_available()
@@ -210,7 +225,9 @@ def load_base(model_cfg: Any, accelerator: str = "auto", dtype: torch.dtype | No
 
         folder = resolve_model_dir(model_cfg)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+        attn = attn_implementation(model_cfg, accelerator)
+        extra = {} if attn == "auto" else {"attn_implementation": attn}
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError(
             f"model {cfg_value(model_cfg, 'name', '?')!r} has no chat template (an instruct model is needed)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -13,6 +14,9 @@ from torch.optim.lr_scheduler import LambdaLR
 from pada.training.prompt import IGNORE_INDEX
 
 SCHEDULERS = ("cosine", "linear", "constant")
+
+
+log = logging.getLogger(__name__)
 
 
 def answer_loss(model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
@@ -73,6 +77,14 @@ def warmup_schedule(total_steps: int, warmup_steps: int, kind: str = "cosine") -
     return factor
 
 
+#: Non-finite-gradient steps tolerated before training is stopped (see ``on_before_optimizer_step``).
+MAX_SKIPPED_STEPS = 3
+
+
+class TrainingDiverged(RuntimeError):
+    """Fine-tuning kept producing non-finite gradients."""
+
+
 class LoraFineTuner(L.LightningModule):
     """Trains the adapter of a peft-wrapped causal LM with AdamW and a warm-up schedule.
 
@@ -102,6 +114,7 @@ class LoraFineTuner(L.LightningModule):
         self.loss_curve: list[float] = []
         self.tokens_seen = 0
         self.tokens_total = 0
+        self.skipped_steps = 0
         self._accum_losses: list[float] = []
 
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -122,6 +135,32 @@ class LoraFineTuner(L.LightningModule):
         if len(self._accum_losses) >= accum:
             self.loss_curve.append(sum(self._accum_losses) / len(self._accum_losses))
             self._accum_losses.clear()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip an optimizer step whose gradients are not finite, and stop if that keeps happening.
+
+        One bad batch (an overflow, a kernel's NaN) would otherwise write NaN into every adapter
+        weight for the rest of the run. AdamW leaves parameters without a gradient alone, so dropping
+        the gradients skips the step. Under DDP the gradients are already all-reduced, so every process
+        decides the same.
+
+        Raises:
+            TrainingDiverged: When more than a tenth of the steps so far (and at least
+                :data:`MAX_SKIPPED_STEPS`) had non-finite gradients.
+        """
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if not grads or bool(torch.stack([g.detach().float().norm() for g in grads]).isfinite().all()):
+            return
+        for p in self.model.parameters():
+            p.grad = None
+        self.skipped_steps += 1
+        step = self.trainer.global_step + 1
+        log.warning("optimizer step %d skipped: non-finite gradients (%d so far)", step, self.skipped_steps)
+        if self.skipped_steps >= MAX_SKIPPED_STEPS and self.skipped_steps > 0.1 * step:
+            raise TrainingDiverged(
+                f"{self.skipped_steps} of {step} optimizer steps had non-finite gradients; lower "
+                "trainer.lr, use trainer.precision=32-true, or try model.attn_implementation=eager"
+            )
 
     def on_train_end(self) -> None:
         """Sum the tokens seen over all processes (while the process group still exists)."""

@@ -20,6 +20,8 @@ from pada.errors import ConfigError
         ("generation.val_share=2", "generation.val_share"),
         ("trainer.lr=0", "trainer.lr"),
         ("trainer.scheduler=step", "trainer.scheduler"),
+        ("model.mc_style=essay", "model.mc_style"),
+        ("model.attn_implementation=fastest", "model.attn_implementation"),
         ("logger.mode=maybe", "logger.mode"),
         ("teacher.provider=cohere", "teacher.provider"),
         ("method.rounds=0", "method.rounds"),

@@ -110,3 +110,41 @@ def test_no_lightning_files_in_cwd(tmp_path, monkeypatch, tiny_model_cfg, tiny_t
 
 def test_tokenizer_is_rebuilt_identically():
     assert build_tiny_tokenizer().get_vocab() == build_tiny_tokenizer().get_vocab()
+
+
+def _poison(monkeypatch, bad_calls):
+    """Make the answer loss NaN on the given calls (0-based), as a bad batch or kernel would."""
+    import pada.training.module as module
+
+    real, calls = module.answer_loss, {"n": 0}
+
+    def loss(model, batch):
+        out = real(model, batch)
+        calls["n"] += 1
+        return out * float("nan") if calls["n"] - 1 in bad_calls else out
+
+    monkeypatch.setattr(module, "answer_loss", loss)
+
+
+def test_a_non_finite_step_is_skipped_and_counted(monkeypatch, tmp_path, tiny_model_cfg, tiny_trainer_cfg):
+    _poison(monkeypatch, {1})
+    out = fine_tune(tiny_model_cfg, tiny_trainer_cfg, make_items(), tmp_path / "a", seed=0)
+    metrics = json.loads((out / TRAIN_METRICS).read_text())
+    assert metrics["skipped_steps"] == 1
+    # The adapter did not take the NaN: every weight is finite and it still learned.
+    assert all(torch.isfinite(w).all() for w in _weights(out).values())
+    finite = [x for x in metrics["loss_curve"] if x == x]
+    assert len(finite) == metrics["steps"] - 1 and finite[-1] < finite[0]
+
+
+def test_training_that_keeps_diverging_stops_with_a_clear_error(
+    monkeypatch, tmp_path, tiny_model_cfg, tiny_trainer_cfg
+):
+    import pytest
+
+    from pada.training.module import TrainingDiverged
+
+    _poison(monkeypatch, set(range(100)))
+    with pytest.raises(TrainingDiverged, match="non-finite gradients; lower trainer.lr"):
+        fine_tune(tiny_model_cfg, tiny_trainer_cfg, make_items(), tmp_path / "a", seed=0)
+    assert not (tmp_path / "a" / ADAPTER_WEIGHTS).exists()
