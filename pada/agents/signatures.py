@@ -197,4 +197,4 @@ class JudgeSig(dspy.Signature):
     fits_target: bool = dspy.OutputField(desc="the question exercises that knowledge or skill")
     clear: bool = dspy.OutputField(desc="clear, self-contained and answerable")
     factual: bool = dspy.OutputField(desc="states no false facts")
-    reasons: str = dspy.OutputField(desc="one sentence explaining the checks")
+    reasons: str = dspy.OutputField(desc="why, in at most 15 words")

@@ -89,10 +89,41 @@ def wrap_with_adapter(base: Any, model_cfg: Any, seed: int, init_adapter: str | 
     return model
 
 
+class _DropAdverts(logging.Filter):
+    """Drops Lightning's tip that advertises a hosted logging service."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's and transformers' messages to one copy each, without adverts or stale warnings.
+
+    Lightning attaches its own console handler when it is imported before logging is configured;
+    once the application (Hydra, for ``python -m pada``) has configured the root logger, every
+    Lightning line would be printed twice. Idempotent.
+    """
+    root_configured = bool(logging.getLogger().handlers)
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        lightning_log = logging.getLogger(name)
+        if root_configured:
+            for handler in list(lightning_log.handlers):
+                lightning_log.removeHandler(handler)
+            lightning_log.propagate = True
+        if not any(isinstance(f, _DropAdverts) for f in lightning_log.filters):
+            lightning_log.addFilter(_DropAdverts())
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdverts) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropAdverts())
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*is deprecated")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
 def build_trainer(
     trainer_cfg: Any, out_dir: Path, logger: Any = None, callbacks: list | None = None
 ) -> L.Trainer:
     """Build a Lightning ``Trainer`` from a ``TrainerConfig``: no checkpoints, no files in the CWD."""
+    quiet_lightning()
     return L.Trainer(
         accelerator=cfg_value(trainer_cfg, "accelerator", "cpu"),
         devices=cfg_value(trainer_cfg, "devices", 1),
@@ -146,6 +177,7 @@ def train_adapter(
     devices = cfg_value(trainer_cfg, "devices", 1)
     if accelerator == "cpu":
         configure_threads(cfg_value(trainer_cfg, "num_threads", None), processes=int(devices))
+    quiet_lightning()
     base, tokenizer = load_base(model_cfg, accelerator=accelerator)
     model = wrap_with_adapter(base, model_cfg, seed, init_adapter)
     module = LoraFineTuner(
