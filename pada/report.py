@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from pada.loop.artifacts import RESUMED_MARKER
+
 METRICS = "metrics.json"
 SWEEP_LOG = "sweep.json"  # written by python -m pada.sweep
 # Overrides that never define a group: the seed is what a group repeats over, and the rest are
@@ -120,7 +122,8 @@ def find_runs(root: Path) -> list[RunResult]:
     """Find the run folders below ``root``: folders with a ``metrics.json`` or a Hydra ``.hydra/``.
 
     A run folder's own subfolders are not searched (a stage may write files of the same name), nor are
-    W&B's ``wandb/`` folders.
+    W&B's ``wandb/`` folders, nor the first folder of a resumed run (its ``RESUMED_IN.txt`` points to
+    the folder that holds its work now, which is counted instead).
 
     Args:
         root: A multirun, sweep or run folder.
@@ -132,6 +135,9 @@ def find_runs(root: Path) -> list[RunResult]:
     sweep_logs = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
+        if RESUMED_MARKER in filenames:  # its work moved to the folder that resumed it
+            dirnames[:] = []
+            continue
         if METRICS in filenames or ".hydra" in dirnames:
             runs.append(_load_run(here))
             dirnames[:] = []

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from pada.config import validate
 from pada.data import prepare_splits
 from pada.errors import PadaError
-from pada.loop.artifacts import RunFolder, find_resumable, read_jsonl, stable_hash, write_json
+from pada.loop.artifacts import RESUMED_MARKER, RunFolder, find_resumable, read_jsonl, stable_hash, write_json
 from pada.loop.export import export_run
 from pada.loop.leakage import check_augmented
 from pada.loop.summary import final_metrics, write_metrics, write_summary
@@ -58,7 +58,7 @@ def _adopt(old: Path, new: Path) -> None:
         if target.exists():
             shutil.rmtree(target) if target.is_dir() else target.unlink()
         shutil.move(str(entry), str(target))
-    (old / "RESUMED_IN.txt").write_text(f"This run was resumed in {new}\n")
+    (old / RESUMED_MARKER).write_text(f"This run was resumed in {new}\n")
 
 
 def _resolve_run_folder(cfg: DictConfig, chash: str) -> tuple[Path, str | None]:

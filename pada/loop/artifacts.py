@@ -20,6 +20,8 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 STATE = "run_state.json"
+#: Left in a run folder whose unfinished work was moved into a new one on resume.
+RESUMED_MARKER = "RESUMED_IN.txt"
 
 
 def stable_hash(obj: Any) -> str:

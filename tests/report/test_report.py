@@ -162,3 +162,14 @@ def test_empty_folder_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main([str(tmp_path)]) == 2
     assert "no run folders" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
+
+
+def test_a_resumed_runs_first_folder_is_not_counted(tmp_path: Path) -> None:
+    # A run killed in its first Hydra folder and resumed in a second: one run, not two.
+    _job(tmp_path, "0", "pada", 0, 0.4)
+    first = tmp_path / "0_killed"
+    (first / ".hydra").mkdir(parents=True)
+    (first / "RESUMED_IN.txt").write_text(f"This run was resumed in {tmp_path / '0'}\n")
+    runs = find_runs(tmp_path)
+    assert [r.path.name for r in runs] == ["0"]
+    assert build_report(tmp_path).incomplete == []
