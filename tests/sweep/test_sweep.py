@@ -88,15 +88,22 @@ def test_grid_dry_run_lists_nine_distinct_commands(
 
 
 @pytest.mark.parametrize(
-    ("name", "count"), [("method_comparison.yaml", None), ("quality_gate_search.yaml", 4)]
+    ("name", "count", "experiment", "runs"),
+    [
+        ("method_comparison.yaml", None, "scireason", 9),
+        ("quality_gate_search.yaml", 4, "scireason", 4),
+        ("smoke_comparison.yaml", 3, "smoke", 3),
+    ],
 )
-def test_shipped_sweep_commands_compose_with_pada_config(compose, name: str, count: int | None) -> None:
+def test_shipped_sweep_commands_compose_with_pada_config(
+    compose, name: str, count: int | None, experiment: str, runs: int
+) -> None:
     result = run_sweep(SWEEPS / name, count=count, dry_run=True, echo=lambda _: None)
-    assert len(result.runs) == (count or 9)
+    assert len(result.runs) == runs
     for run in result.runs:
         overrides = run.command[run.command.index("pada") + 1 : -1]  # without hydra.run.dir
         cfg = compose(*overrides)
-        assert cfg.experiment_name == "scireason"
+        assert cfg.experiment_name == experiment
         assert cfg.method.name == run.params["method"]
         if "quality_gate.judge_threshold" in run.params:
             assert 0.3 <= cfg.quality_gate.judge_threshold <= 0.9
