@@ -138,6 +138,13 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
             raise
         wall = time.perf_counter() - start
         final = final_metrics(rounds, wall)
+        usage = recipe.teacher_usage()
+        final["attempt"] = {
+            "number": attempts,
+            "resumed_from": resumed_from,
+            "teacher_calls_paid": usage.get("calls", 0) - usage.get("cache_hits", 0),
+            "teacher_cache_hits": usage.get("cache_hits", 0),
+        }
         exported = export_run(cfg, out, final["best_round"])
         # The gate checked each item; this checks the outcome. A leak is recorded loudly, not fatal:
         # the data and models exist, and a person should see them to judge the leak.

@@ -530,6 +530,10 @@ class PadaRecipe:
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)
         return {k: lm[k] for k in ("provider", "model", "api_base", "temperature", "max_tokens")}
 
+    def teacher_usage(self) -> dict[str, Any]:
+        """Return the teacher and judge usage of this process so far (``calls`` includes ``cache_hits``)."""
+        return self._usage_snapshot()
+
     def _usage_snapshot(self) -> dict[str, Any]:
         return self._agents.usage.to_dict()["total"] if self._agents is not None else {}
 

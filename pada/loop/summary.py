@@ -102,6 +102,16 @@ def write_summary(
         f"{final.get('synthetic_items', 0)}. Teacher calls: {final.get('teacher_calls', 0)}, "
         f"tokens: {final.get('teacher_tokens', 0)}. Wall time: {final.get('wall_s', 0):.0f} s.",
         "",
+    ]
+    attempt = final.get("attempt") or {}
+    if attempt.get("number", 1) > 1:
+        lines += [
+            f"Resumed: attempt {attempt['number']}, from `{attempt.get('resumed_from')}`. Finished stages "
+            f"were not rerun; this attempt paid for {attempt.get('teacher_calls_paid', 0)} teacher calls "
+            f"and served {attempt.get('teacher_cache_hits', 0)} from the run's cache.",
+            "",
+        ]
+    lines += [
         "## Rounds",
         "",
         "| round | train | validation | test | gap | val failures | K | generated | accepted | calls |",
