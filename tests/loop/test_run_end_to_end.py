@@ -24,9 +24,17 @@ from tests.fixtures.teacher_server import TeacherServer, serve
 pytestmark = pytest.mark.assets  # the real scireason data and MiniLM embedder
 
 
+#: The loop tests' own budgets, pinned here so that retuning the smoke experiment leaves them alone:
+#: 8 failures (enough for the elbow), K up to 3, 4 accepted items split between the two paths.
+LOOP_BUDGETS = (
+    "pattern_mining.max_failures=8", "pattern_mining.k_max=3", "generation.budget=4",
+    "generation.items_per_call=2", "generation.max_train_errors=4",
+)  # fmt: skip
+
+
 def pada_args(api_base: str, run_dir: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "pada", "+experiment=smoke", "model=tiny_random",
+        sys.executable, "-m", "pada", "+experiment=smoke", "model=tiny_random", *LOOP_BUDGETS,
         "teacher=openai_compatible", f"teacher.api_base={api_base}", "teacher.model=teacher",
         "teacher.num_retries=0", "logger=none", "export_merged=false", f"hydra.run.dir={run_dir}", *extra,
     ]  # fmt: skip
