@@ -39,9 +39,22 @@ CRITICAL_CHECKS = ("answer_correct", "answer_unique")
 
 
 def judge_score(verdict: Any) -> float:
-    """The judge's score in [0, 1] (share of checks passed), or 0 when a critical check failed."""
+    """The judge's score in [0, 1] (share of checks passed), or 0 when the label is not endorsed.
+
+    The label is endorsed when the judge, answering blind, chose the labelled option
+    (``answer_matches``), or else when it says the label is correct and the only correct option
+    (:data:`CRITICAL_CHECKS`). An independent solve is the stronger evidence: the embedded 1.5B judge
+    reported "another option is also correct" for 10 of the 12 items whose label it had just chosen
+    itself, clear single-answer items included (docs/method.md), so its self-report alone would
+    reject nearly everything. Without a blind solve, or when it disagrees, both self-reported checks
+    must pass.
+    """
     checks = getattr(verdict, "checks", {}) or {}
-    if getattr(verdict, "failed", False) or any(checks.get(c) is False for c in CRITICAL_CHECKS):
+    if getattr(verdict, "failed", False):
+        return 0.0
+    solved_blind = checks.get("answer_matches") is True
+    said_so = all(checks.get(c) is not False for c in CRITICAL_CHECKS)
+    if not (solved_blind or said_so):
         return 0.0
     return float(verdict.score)
 
