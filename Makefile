@@ -1,7 +1,7 @@
 # pada's two commands:
 #   make run    set everything up (venv, pinned deps, embedded assets), then run the default experiment
-#   make test   set everything up, then run the test suite (what CI runs): everything but the
-#               end-to-end runs with the real teacher (`make test-slow`, minutes each on 2 cores)
+#   make test   set everything up, then run the whole test suite (what CI runs), including the
+#               end-to-end runs with the real embedded student and teacher (`slow`, minutes each)
 # Both are idempotent: a second call only re-runs the job or the tests.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -51,7 +51,7 @@ smoke: assets
 	$(BIN)/python -m pada +experiment=smoke
 
 test: assets
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-slow: assets
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
