@@ -61,10 +61,15 @@ def attn_implementation(model_cfg: Any, accelerator: str) -> str:
     ``auto`` keeps transformers' default (SDPA), which is correct there.
     """
     attn = str(cfg_value(model_cfg, "attn_implementation", "auto"))
-    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda_available())
+    on_gpu = runs_on_gpu(accelerator)
     if attn == "auto" and on_gpu:
         return "eager"
     return attn
+
+
+def runs_on_gpu(accelerator: str) -> bool:
+    """Whether a trainer accelerator (``cpu``, ``gpu``, ``cuda`` or ``auto``) means a GPU here."""
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda_available())
 
 
 def cuda_available() -> bool:
@@ -87,7 +92,7 @@ def resolve_dtype(name: str | None, accelerator: str = "auto") -> torch.dtype:
         if name not in _DTYPES:
             raise ValueError(f"unknown dtype {name!r}; use auto or one of {sorted(_DTYPES)}")
         return _DTYPES[name]
-    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and cuda_available())
+    on_gpu = runs_on_gpu(accelerator)
     if on_gpu and cuda_available() and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
