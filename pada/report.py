@@ -49,6 +49,7 @@ STATS = [
     ("test acc", "test_acc", True),
     ("val acc", "val_acc", True),
     ("gap", "gap", True),
+    ("accepted items", "synthetic_items", False),
     ("teacher calls", "teacher_calls", False),
     ("wall s", "wall_s", False),
 ]
@@ -62,6 +63,7 @@ class RunResult:
     status: str
     settings: dict[str, str] = field(default_factory=dict)
     final: dict[str, Any] = field(default_factory=dict)
+    rounds: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -115,7 +117,8 @@ def _load_run(run_dir: Path) -> RunResult:
             if metrics.get(key) is not None:
                 settings[key] = str(metrics[key])
     final = (metrics or {}).get("final") or {}
-    return RunResult(run_dir, status, settings, final if isinstance(final, dict) else {})
+    rounds = [r for r in (metrics or {}).get("rounds") or [] if isinstance(r, dict)]
+    return RunResult(run_dir, status, settings, final if isinstance(final, dict) else {}, rounds)
 
 
 def find_runs(root: Path) -> list[RunResult]:
@@ -216,8 +219,23 @@ def build_report(root: Path) -> Report:
             row[f"{stat}_mean"] = statistics.fmean(values) if values else None
             # The sample std; undefined for one run, which must not read as "no spread".
             row[f"{stat}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        row["augmentation"] = _augmentation(members)
         rows.append(row)
     return Report(keys, rows, incomplete, root)
+
+
+def _augmentation(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """What a group's rounds generated, accepted and rejected (summed over its runs), and their K."""
+    totals: dict[str, Any] = {"generated": 0, "accepted": 0, "rejected_by_reason": {}, "k": []}
+    for run in runs:
+        for r in run.rounds:
+            for key in ("generated", "accepted"):
+                totals[key] += int(r.get(key) or 0)
+            for reason, n in (r.get("rejected_by_reason") or {}).items():
+                totals["rejected_by_reason"][reason] = totals["rejected_by_reason"].get(reason, 0) + int(n)
+            if isinstance(r.get("k"), int):
+                totals["k"].append(r["k"])
+    return totals
 
 
 def _fmt(mean: float | None, std: float | None, digits: int) -> str:
@@ -246,6 +264,18 @@ def to_markdown(report: Report) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if not report.rows:
         lines.append("| " + " | ".join("–" for _ in head) + " |")
+    augmented = [r for r in report.rows if r["augmentation"]["generated"]]
+    if augmented:
+        lines += ["", "## Synthetic items (summed over each group's runs and rounds)", ""]
+        aug_head = [*report.keys, "generated", "accepted", "rejected by reason", "K per round"]
+        lines += ["| " + " | ".join(aug_head) + " |", "|" + "|".join("---" for _ in aug_head) + "|"]
+        for row in augmented:
+            aug = row["augmentation"]
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(aug["rejected_by_reason"].items())) or "–"
+            ks = ", ".join(map(str, aug["k"])) or "–"
+            counts = [str(aug["generated"]), str(aug["accepted"]), reasons, ks]
+            cells = [str(row[k]) for k in report.keys] + counts
+            lines.append("| " + " | ".join(cells) + " |")
     if report.incomplete:
         lines += ["", f"## Incomplete runs ({len(report.incomplete)}, not averaged)", ""]
         lines += ["| run folder | method | status |", "|---|---|---|"]

@@ -41,17 +41,19 @@ def _job(
         "val_acc": test_acc + 0.02,
         "test_acc": test_acc,
         "gap": 0.08,
+        "synthetic_items": 4 + seed,
         "teacher_calls": 100 + seed,
         "teacher_tokens": 9000,
         "wall_s": 1000.0 + 10 * seed,
     }
+    augmented = {"generated": 3, "accepted": 2, "rejected_by_reason": {"judge": 1}, "k": 2}
     metrics = {
         "experiment": experiment,
         "method": method,
         "seed": seed,
         "status": status,
         "config_overrides": overrides,
-        "rounds": [{"round": 0, "val_acc": final["val_acc"]}],
+        "rounds": [{"round": 0, "val_acc": final["val_acc"]} | ({} if method == "sft" else augmented)],
         "final": final,
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
@@ -91,6 +93,7 @@ def test_groups_by_method_and_averages_over_seeds(multirun: Path) -> None:
     assert pada["test_acc_std"] == pytest.approx(statistics.stdev([0.36, 0.38, 0.37]))
     assert pada["val_acc_mean"] == pytest.approx(0.39)
     assert pada["gap_mean"] == pytest.approx(0.08)
+    assert pada["synthetic_items_mean"] == pytest.approx(5)
     assert pada["teacher_calls_mean"] == pytest.approx(101)
     assert pada["wall_s_mean"] == pytest.approx(1010)
     statuses = sorted(r.status for r in report.incomplete)
@@ -110,6 +113,10 @@ def test_cli_prints_and_writes_md_csv_png(multirun: Path) -> None:
     md = (multirun / "report.md").read_text()
     assert "| sft | 3 | 0.310 ± 0.010 |" in md
     assert "Incomplete runs (2" in md and "crashed" in md
+    # Where the synthetic items went, per group: only the methods that generated any.
+    augmentation = md.split("## Synthetic items")[1].split("## Incomplete")[0]
+    assert "| pada | 9 | 6 | judge 3 | 2, 2, 2 |" in augmentation
+    assert "| sft |" not in augmentation
     rows = list(csv.DictReader((multirun / "report.csv").open()))
     assert [r["method"] for r in rows] == ["sft", "llm2llm", "pada"]
     assert float(rows[1]["test_acc_mean"]) == pytest.approx(0.34)
