@@ -333,11 +333,9 @@ def part_batching(out: Path, seed: int, n_items: int, methods: dict[str, Any] | 
 
 def _a_strategy(out: Path, methods: dict[str, Any] | None) -> dict[str, Any]:
     # A real strategy: the one the pada run drafted (part 1), else one from the scaling part.
-    for path in (out / "runs" / "pada" / "round_0" / "draft_strategies" / "strategies.json",):
+    drafted = out / "runs" / "pada" / "round_0" / "draft_strategies" / "strategies.json"
+    for path in [drafted, *sorted((out / "scaling").glob("n*/strategies.json"))]:
         if path.is_file() and (found := json.loads(path.read_text())):
-            return found[0]
-    for path in sorted((out / "scaling").glob("n*/strategies.json")):
-        if found := json.loads(path.read_text()):
             return found[0]
     return {
         "id": "strategy-bench",
@@ -428,7 +426,6 @@ def main(argv: list[str] | None = None) -> int:
     if "resume" in parts and "methods" not in parts:
         p.error("the resume part resumes the methods part's pada run: add methods to --parts")
     args.out.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(ROOT))
 
     start = time.perf_counter()
     results: dict[str, Any] = {
