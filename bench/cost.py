@@ -38,15 +38,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pada import offline
+
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("methods", "resume", "scaling", "batching")
-for _key, _value in (
-    ("HF_HUB_OFFLINE", "1"),
-    ("TRANSFORMERS_OFFLINE", "1"),
-    ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-    ("TOKENIZERS_PARALLELISM", "false"),
-):
-    os.environ.setdefault(_key, _value)
+offline.apply()
 
 
 # ---------------------------------------------------------------------------------------- helpers

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
+from pada import offline
+
 # Offline by construction: nothing at run time may reach a model hub or fetch litellm's cost map.
-# Users with hub access can override these in their environment.
-for _key, _value in (
-    ("HF_HUB_OFFLINE", "1"),
-    ("TRANSFORMERS_OFFLINE", "1"),
-    ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-    ("TOKENIZERS_PARALLELISM", "false"),
-):
-    os.environ.setdefault(_key, _value)
+offline.apply()
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
