@@ -109,31 +109,35 @@ def agent_calls(usage: dict[str, Any], *agents: str) -> int:
 # ---------------------------------------------------------------------------------------- parts
 
 
-def part_methods(out: Path, seed: int, budget: int | None) -> dict[str, Any]:
+def part_methods(out: Path, seed: int, budget: int | None, teacher: list[str]) -> dict[str, Any]:
     """pada and llm2llm on the smoke experiment: teacher calls and tokens per accepted item."""
     rows = {}
     for method in ("pada", "llm2llm"):
         run_dir = out / "runs" / method
         shutil.rmtree(run_dir, ignore_errors=True)
         overrides = ["experiment=smoke", f"method={method}", f"seed={seed}", "logger=none",
-                     f"hydra.run.dir={run_dir}"]  # fmt: skip
+                     f"hydra.run.dir={run_dir}", *teacher]  # fmt: skip
         if budget is not None:
             overrides.append(f"generation.budget={budget}")
         print(f"[methods] python -m pada {' '.join(overrides)}", flush=True)
         wall = run_pada(overrides, out / f"methods_{method}.log")
-        final = json.loads((run_dir / "metrics.json").read_text())["final"]
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        final = metrics["final"]
         usage = json.loads((run_dir / "teacher_usage.json").read_text())
         total = usage["total"]
         accepted = int(final.get("synthetic_items", 0))
+        generated = sum(int(r.get("generated") or 0) for r in metrics.get("rounds") or [])
         calls = total["calls"] - total["cache_hits"]
         tokens = total["input_tokens"] + total["output_tokens"]
         rows[method] = {
             "overrides": overrides,
+            "generated": generated,
             "accepted": accepted,
             "teacher_calls": calls,
             "teacher_tokens": tokens,
             "calls_per_item": per(calls, accepted),
             "tokens_per_item": per(tokens, accepted),
+            "calls_per_generated": per(calls, generated),
             "teacher_s": total["wall_s"],
             "wall_s": wall,
             "calls_by_agent": {a: u["calls"] - u["cache_hits"] for a, u in usage["agents"].items()},
@@ -142,6 +146,7 @@ def part_methods(out: Path, seed: int, budget: int | None) -> dict[str, Any]:
     rows["ratios"] = {
         "calls_per_item": ratio(p["calls_per_item"], b["calls_per_item"]),
         "tokens_per_item": ratio(p["tokens_per_item"], b["tokens_per_item"]),
+        "calls_per_generated": ratio(p["calls_per_generated"], b["calls_per_generated"]),
     }
     return rows
 
@@ -186,7 +191,7 @@ def student_failures(cfg: Any, needed: int) -> list[Any]:
 
 
 def part_scaling(
-    out: Path, seed: int, sizes: list[int], teacher: str | None, project: int | None
+    out: Path, seed: int, sizes: list[int], teacher: list[str], project: int | None
 ) -> dict[str, Any]:
     """Analysis, pattern and strategy calls as the number of validation failures grows."""
     from omegaconf import open_dict
@@ -201,7 +206,7 @@ def part_scaling(
         f"dataset.val_size={val_size}",
         "dataset.test_size=32",
     ]
-    cfg = compose(*overrides, *([f"teacher.model={teacher}"] if teacher else []))
+    cfg = compose(*overrides, *teacher)
     print(f"[scaling] scoring {val_size} validation items with the zero-shot student", flush=True)
     failures = student_failures(cfg, max(sizes))
     root = out / "scaling"
@@ -247,7 +252,7 @@ def part_scaling(
         })  # fmt: skip
     first, last = rows[0], rows[-1]
     result: dict[str, Any] = {
-        "teacher": teacher or str(cfg.teacher.model),
+        "teacher": f"{cfg.teacher.model} ({_runtime(cfg.teacher)})",
         "k_max": int(cfg.pattern_mining.k_max),
         "rows": rows,
         "ratios": {
@@ -275,7 +280,9 @@ def part_scaling(
     return result
 
 
-def part_batching(out: Path, seed: int, n_items: int, methods: dict[str, Any] | None) -> dict[str, Any]:
+def part_batching(
+    out: Path, seed: int, n_items: int, methods: dict[str, Any] | None, teacher: list[str]
+) -> dict[str, Any]:
     """One strategy's items, one per generation call against three per call."""
     from omegaconf import open_dict
 
@@ -283,7 +290,7 @@ def part_batching(out: Path, seed: int, n_items: int, methods: dict[str, Any] | 
     from pada.agents.records import Strategy
     from pada.tasks import load_splits
 
-    cfg = compose("experiment=smoke", f"seed={seed}")
+    cfg = compose("experiment=smoke", f"seed={seed}", *teacher)
     splits = load_splits(cfg.dataset)
     strategy = _a_strategy(out, methods)
     exemplars = list(splits.train[: int(cfg.generation.exemplars)])
@@ -327,6 +334,15 @@ def part_batching(out: Path, seed: int, n_items: int, methods: dict[str, Any] | 
     }
 
 
+def _runtime(teacher: Any) -> str:
+    """How the teacher runs, for the tables' headings."""
+    if teacher.provider != "local":
+        return f"{teacher.provider}, concurrency {teacher.concurrency}"
+    if teacher.backend == "batched":
+        return f"llama.cpp batched, {teacher.concurrency} sequences"
+    return f"llama.cpp {teacher.backend}"
+
+
 def _a_strategy(out: Path, methods: dict[str, Any] | None) -> dict[str, Any]:
     # A real strategy: the one the pada run drafted (part 1), else one from the scaling part.
     drafted = out / "runs" / "pada" / "round_0" / "draft_strategies" / "strategies.json"
@@ -348,17 +364,22 @@ def _a_strategy(out: Path, methods: dict[str, Any] | None) -> dict[str, Any]:
 
 def render(results: dict[str, Any]) -> str:
     """The benchmark's tables as Markdown."""
-    out = [f"# pada cost benchmark ({results['date']}, {results['machine']})", ""]
+    out = [f"# pada cost benchmark ({results['date']}, {results['machine']})", "",
+           f"Command: `{results['command'].strip()}`; teacher overrides in every part: "
+           f"`{' '.join(results.get('teacher_overrides') or [])}`", ""]  # fmt: skip
     if m := results.get("methods"):
         out += ["## Teacher cost per accepted item, pada vs llm2llm (smoke experiment, same budget)", ""]
         out.append(table(
-            ["method", "accepted", "teacher calls", "tokens", "calls / item", "tokens / item", "teacher s",
-             "wall s"],
-            [[k, r["accepted"], r["teacher_calls"], r["teacher_tokens"], r["calls_per_item"],
-              r["tokens_per_item"], r["teacher_s"], r["wall_s"]] for k, r in m.items() if k != "ratios"],
+            ["method", "generated", "accepted", "teacher calls", "tokens", "calls / accepted",
+             "tokens / accepted", "calls / generated", "teacher s", "wall s"],
+            [[k, r["generated"], r["accepted"], r["teacher_calls"], r["teacher_tokens"], r["calls_per_item"],
+              r["tokens_per_item"], r["calls_per_generated"], r["teacher_s"], r["wall_s"]]
+             for k, r in m.items() if k != "ratios"],
         ))  # fmt: skip
-        out += ["", f"pada / llm2llm: calls per item {m['ratios']['calls_per_item']}, "
-                    f"tokens per item {m['ratios']['tokens_per_item']}", ""]  # fmt: skip
+        q = m["ratios"]
+        out += ["", f"pada / llm2llm: calls per accepted item {q['calls_per_item']}, tokens per accepted "
+                    f"item {q['tokens_per_item']}, calls per generated item {q['calls_per_generated']} "
+                    "(n/a: a method accepted nothing at this budget and seed)", ""]  # fmt: skip
     if r := results.get("resume"):
         out += ["## Resuming a finished run vs running it fresh", ""]
         out.append(table(["run", "teacher calls paid", "wall s"],
@@ -408,11 +429,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench" / "cost")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", type=int, default=None, help="accepted items per round (default: smoke's)")
-    p.add_argument("--sizes", default="10,40", help="validation failures analysed, comma-separated")
-    p.add_argument("--project", type=int, default=160, help="also project the scaling table to this N")
-    p.add_argument(
-        "--scaling-teacher", default=None, help="the scaling part's teacher (default: the embedded one)"
-    )
+    p.add_argument("--sizes", default="10,40,160", help="validation failures analysed, comma-separated")
+    p.add_argument("--project", type=int, default=None, help="also project the scaling table to this N")
+    p.add_argument("--backend", default="batched", choices=["batched", "server", "in_process"],
+                   help="how the embedded teacher runs (teacher.backend) in every part")  # fmt: skip
+    p.add_argument("--concurrency", type=int, default=4, help="teacher calls at once (teacher.concurrency)")
+    p.add_argument("--teacher-model", default=None, help="a GGUF path or asset name (default: the embedded)")
     p.add_argument("--batch-items", type=int, default=3, help="items generated per batching mode")
     args = p.parse_args(argv)
     parts = [x.strip() for x in args.parts.split(",") if x.strip()]
@@ -422,22 +444,28 @@ def main(argv: list[str] | None = None) -> int:
     if "resume" in parts and "methods" not in parts:
         p.error("the resume part resumes the methods part's pada run: add methods to --parts")
     args.out.mkdir(parents=True, exist_ok=True)
+    teacher = [f"teacher.backend={args.backend}", f"teacher.concurrency={args.concurrency}"]
+    if args.teacher_model:
+        teacher.append(f"teacher.model={args.teacher_model}")
 
     start = time.perf_counter()
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} CPU cores",
         "command": "python bench/cost.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "teacher_overrides": teacher,
     }
     if "methods" in parts:
-        results["methods"] = part_methods(args.out, args.seed, args.budget)
+        results["methods"] = part_methods(args.out, args.seed, args.budget, teacher)
     if "resume" in parts:
         results["resume"] = part_resume(args.out, results["methods"])
     if "scaling" in parts:
         sizes = [int(x) for x in args.sizes.split(",")]
-        results["scaling"] = part_scaling(args.out, args.seed, sizes, args.scaling_teacher, args.project)
+        results["scaling"] = part_scaling(args.out, args.seed, sizes, teacher, args.project)
     if "batching" in parts:
-        results["batching"] = part_batching(args.out, args.seed, args.batch_items, results.get("methods"))
+        results["batching"] = part_batching(
+            args.out, args.seed, args.batch_items, results.get("methods"), teacher
+        )
     results["wall_s"] = time.perf_counter() - start
     (args.out / "cost.json").write_text(json.dumps(results, indent=2, default=str))
     text = render(results)

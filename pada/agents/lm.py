@@ -3,8 +3,9 @@
 Providers:
 
 - ``local``: the embedded GGUF on llama.cpp, as a loopback OpenAI-compatible server that pada starts
-  and stops (``backend: server``) or as an in-process DSPy engine (``backend: in_process``). When the
-  teacher and the judge are the same local model they share one runtime.
+  and stops (``backend: server``), as an in-process DSPy engine (``backend: in_process``), or as an
+  in-process engine that decodes up to ``concurrency`` calls together (``backend: batched``). When
+  the teacher and the judge are the same local model they share one runtime.
 - ``openai_compatible``: ``api_base`` + ``model`` (vLLM, Ollama, a llama.cpp server, a proxy).
 - ``openai``, ``anthropic``, ``bedrock``: LiteLLM model strings; keys only from the environment.
 
@@ -132,8 +133,8 @@ class _Runtimes:
         self.log_dir = log_dir
         self._by_key: dict[tuple[Any, ...], Any] = {}
 
-    def get(self, path: Path, backend: str, n_ctx: int, n_threads: int | None) -> Any:
-        key = (str(path), backend, n_ctx, n_threads)
+    def get(self, path: Path, backend: str, n_ctx: int, n_threads: int | None, parallel: int = 1) -> Any:
+        key = (str(path), backend, n_ctx, n_threads, parallel if backend == "batched" else 1)
         if key not in self._by_key:
             if backend == "server":
                 from pada.agents.local_server import LocalServer
@@ -149,9 +150,17 @@ class _Runtimes:
                 engine = LlamaCppEngine(path, n_ctx=n_ctx, n_threads=n_threads, name="teacher")
                 self.stack.callback(engine.close)
                 self._by_key[key] = engine
+            elif backend == "batched":
+                from pada.agents.batched_engine import BatchedLlamaEngine
+
+                engine = BatchedLlamaEngine(
+                    path, n_ctx=n_ctx, n_threads=n_threads, parallel=parallel, name="teacher"
+                )
+                self.stack.callback(engine.close)
+                self._by_key[key] = engine
             else:
                 raise ConfigError(
-                    f"`teacher.backend` = {backend!r} is invalid: expected server or in_process."
+                    f"`teacher.backend` = {backend!r} is invalid: expected server, in_process or batched."
                 )
         return self._by_key[key]
 
@@ -183,7 +192,13 @@ def build_lm(cfg: Any, role: str = "teacher", runtimes: _Runtimes | None = None)
             raise ValueError("a local teacher needs a runtime owner: build it inside open_lms()")
         path = resolve_gguf(str(cfg.model))
         backend = str(_get(cfg, "backend", "server"))
-        runtime = runtimes.get(path, backend, int(_get(cfg, "n_ctx", 4096)), _get(cfg, "n_threads"))
+        runtime = runtimes.get(
+            path,
+            backend,
+            int(_get(cfg, "n_ctx", 4096)),
+            _get(cfg, "n_threads"),
+            parallel=max(1, int(_get(cfg, "concurrency", 1))),
+        )
         if backend == "server":
             lm = dspy.LM(
                 "openai/teacher", api_base=runtime.api_base, api_key=LOCAL_KEY, timeout=timeout, **common

@@ -27,12 +27,14 @@ log = logging.getLogger(__name__)
 #: Servers started by this process and not yet stopped; stopped at exit whatever happens.
 _RUNNING: set[LocalServer] = set()
 
-#: Environment for llama.cpp processes. llama-cpp-python's CPU backend runs on OpenMP, whose threads
-#: spin while they wait for each other; when anything else wants the cores (the student, the embedder,
-#: another job) a spinning thread burns the time slice its partner needs, and decoding was measured
-#: 10-15x slower on two busy cores (0.2 vs 2.8 tokens/s). Passive waiting costs next to nothing when
-#: the cores are idle. A value the user exported wins.
-LLAMA_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+#: Environment for llama.cpp processes. llama-cpp-python's CPU backend runs on OpenMP (libgomp), whose
+#: threads meet at a barrier after every operation of every token. Spinning there for long burns the
+#: time slice a partner needs when anything else wants the cores (the student, the embedder, another
+#: job): decoding was measured 4x slower on two busy cores with libgomp's default spin. Not spinning
+#: at all (a passive wait) costs ~30% when the cores are idle, as every barrier goes through the
+#: kernel. A short spin before sleeping keeps most of both: see ``bench/teacher_decode.py``.
+#: A value the user exported wins.
+LLAMA_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"}
 
 
 def llama_env() -> dict[str, str]:

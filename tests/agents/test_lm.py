@@ -149,6 +149,18 @@ def test_local_in_process_backend(tmp_path):
         assert lms.judge.lm is lms.teacher.lm
 
 
+def test_local_batched_backend(tmp_path):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    cfg = lm_cfg(provider="local", model=str(gguf), api_base=None, api_key_env=None, backend="batched",
+                 concurrency=3)  # fmt: skip
+    with open_lms(cfg) as lms:
+        engine = lms.teacher.lm.engine
+        assert engine.model_path == str(gguf) and engine._thread is None  # started on the first call
+        assert engine.parallel == 3 == lms.teacher.concurrency  # one slot per call in flight
+        assert lms.judge.lm is lms.teacher.lm
+
+
 def test_local_teacher_missing_gguf(tmp_path):
     cfg = lm_cfg(provider="local", model=str(tmp_path / "missing.gguf"), api_base=None)
     with pytest.raises(ConfigError, match="no such GGUF"), open_lms(cfg):
@@ -193,6 +205,8 @@ def test_llama_processes_wait_passively(monkeypatch):
     from pada.agents.local_server import llama_env
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     assert llama_env()["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert llama_env()["GOMP_SPINCOUNT"] == "1000"  # a short spin first (it overrides the policy's 0)
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert llama_env()["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins

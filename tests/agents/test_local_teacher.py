@@ -1,4 +1,4 @@
-"""The embedded teacher through both local backends: K samples of one strategy are K distinct items.
+"""The embedded teacher through each local backend: K samples of one strategy are K distinct items.
 
 Run: ``pytest -m "slow and assets" tests/agents/test_local_teacher.py`` (about a minute on 2 cores).
 """
@@ -43,7 +43,7 @@ def local_cfg(backend: str):
     )
 
 
-@pytest.mark.parametrize("backend", ["server", "in_process"])
+@pytest.mark.parametrize("backend", ["server", "in_process", "batched"])
 def test_k_samples_are_k_distinct_items(backend, tmp_path):
     pytest.importorskip("llama_cpp")
     k = 3

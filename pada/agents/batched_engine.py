@@ -1,0 +1,412 @@
+"""The embedded teacher in-process with continuous batching: several calls decode together.
+
+On a CPU, decoding one sequence is bound by memory bandwidth: every token reads all the weights once.
+Decoding four sequences in one llama.cpp batch reads them once for all four, so the throughput in
+tokens per second grows almost with the number of sequences until the cores' arithmetic is the limit
+(``bench/teacher_decode.py`` measures it). This engine (``teacher.backend=batched``) keeps up to
+``teacher.concurrency`` requests in flight in one llama.cpp context, one KV-cache sequence each:
+
+- a request joins as soon as a slot is free (continuous batching) and leaves when it ends;
+- a prompt that shares a prefix with what a slot already holds (the agents' instructions) reuses that
+  slot's KV cells instead of evaluating the prefix again;
+- each request samples with its own sampler chain and seed, and a JSON response format becomes a
+  llama.cpp grammar, as with ``llama_cpp.server``.
+
+DSPy calls :meth:`BatchedLlamaEngine.complete` from the agents' worker threads; one scheduler thread
+owns every llama.cpp object.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dspy.lm15 import Message, Request, Response, TextPart, Usage
+
+from pada.agents.local_engine import _llama_response_format, _text
+from pada.agents.local_server import LLAMA_ENV, default_threads
+
+log = logging.getLogger(__name__)
+
+#: llama-cpp-python's chat-completion defaults, so that answers match the server backend's in kind.
+TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
+
+
+class BatchedEngineError(RuntimeError):
+    """The batched engine could not serve a request (the message says why)."""
+
+
+@dataclass
+class _Job:
+    """One request on its way through the scheduler."""
+
+    prompt: list[int]
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    grammar: bytes | None
+    stop: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    output: list[int] = field(default_factory=list)
+    text: str = ""
+    finish: str = "stop"
+    error: BaseException | None = None
+    slot: int = -1
+    sampler: Any = None
+    logit_index: int = -1
+
+
+class BatchedLlamaEngine:
+    """A DSPy engine (``complete(Request) -> Response``) decoding up to ``parallel`` calls together.
+
+    Args:
+        model_path: The GGUF file.
+        n_ctx: Context length per sequence, in tokens (prompt plus answer).
+        n_threads: CPU threads (``None``: all available cores).
+        parallel: Sequences decoded together (slots); the agents' ``concurrency`` should match it.
+        n_batch: Most tokens evaluated in one llama.cpp call (long prompts are split).
+        name: The model name reported in responses.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        parallel: int = 4,
+        n_batch: int = 512,
+        name: str = "local",
+    ) -> None:
+        if parallel < 1:
+            raise ValueError(f"parallel must be >= 1, got {parallel}")
+        self.model_path = str(model_path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self.parallel = parallel
+        self.n_batch = n_batch
+        self.name = name
+        self._cond = threading.Condition()
+        self._pending: deque[_Job] = deque()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._load_error: BaseException | None = None
+        # llama.cpp state, owned by the scheduler thread.
+        self._model: Any = None
+        self._ctx: Any = None
+        self._format: Any = None
+        self._slots: list[list[int]] = [[] for _ in range(parallel)]  # tokens each slot's KV holds
+        self._active: list[_Job | None] = [None] * parallel
+
+    # ---------------------------------------------------------------------------- public protocol
+
+    def complete(self, request: Request) -> Response:
+        """Run one chat completion (blocks until its sequence ends)."""
+        if self._closed:
+            raise BatchedEngineError("the batched engine is closed")
+        self._start()
+        messages: list[dict[str, str]] = []
+        if request.system is not None:
+            messages.append({"role": "system", "content": _text(request.system)})
+        for m in request.messages:
+            messages.append({"role": m.role, "content": m.text or ""})
+        cfg = request.config
+        fmt = _llama_response_format(cfg.response_format)
+        job = _Job(
+            prompt=self._tokenize(self._format(messages=messages).prompt),
+            max_tokens=int(cfg.max_tokens or 512),
+            temperature=0.0 if cfg.temperature is None else float(cfg.temperature),
+            top_p=TOP_P if cfg.top_p is None else float(cfg.top_p),
+            seed=int(cfg.seed) if cfg.seed is not None else random.getrandbits(31),
+            grammar=_grammar(fmt),
+            stop=[s for s in (cfg.stop or []) if s],
+        )
+        if len(job.prompt) >= self.n_ctx:
+            raise BatchedEngineError(
+                f"the prompt has {len(job.prompt)} tokens; the context holds {self.n_ctx} per sequence "
+                "(raise teacher.n_ctx)"
+            )
+        job.max_tokens = min(job.max_tokens, self.n_ctx - len(job.prompt))
+        with self._cond:
+            if self._closed:
+                raise BatchedEngineError("the batched engine is closed")
+            self._pending.append(job)
+            self._cond.notify_all()
+        job.done.wait()
+        if job.error is not None:
+            raise BatchedEngineError(f"the batched engine failed: {job.error}") from job.error
+        return Response(
+            id=None,
+            model=self.name,
+            message=Message.assistant([TextPart(job.text)]),
+            finish_reason=job.finish,
+            usage=Usage(input_tokens=len(job.prompt), output_tokens=len(job.output)),
+        )
+
+    def stream(self, request: Request):  # noqa: D102 - DSPy's engine protocol; streaming unused in pada
+        from dspy.lm15 import response_to_events
+
+        return response_to_events(self.complete(request))
+
+    def close(self) -> None:
+        """Stop the scheduler (requests still waiting fail) and free the model."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    # ---------------------------------------------------------------------------- loading
+
+    def _start(self) -> None:
+        with self._cond:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="pada-batched-llama", daemon=True)
+                self._thread.start()
+        self._ready.wait()
+        if self._load_error is not None:
+            raise BatchedEngineError(f"could not load {self.model_path}: {self._load_error}")
+
+    def _load(self) -> None:
+        if "llama_cpp" not in sys.modules:
+            # OpenMP reads its wait policy when it loads (see local_server.LLAMA_ENV).
+            for key, value in LLAMA_ENV.items():
+                os.environ.setdefault(key, value)
+        import llama_cpp
+        from llama_cpp import _internals
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if not Path(self.model_path).is_file():
+            raise FileNotFoundError(f"the teacher GGUF {self.model_path} does not exist")
+        llama_cpp.llama_backend_init()
+        self._model = _internals.LlamaModel(
+            path_model=self.model_path, params=llama_cpp.llama_model_default_params(), verbose=False
+        )
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = self.n_ctx * self.parallel
+        params.n_batch = self.n_batch
+        params.n_ubatch = self.n_batch
+        params.n_seq_max = self.parallel
+        params.n_threads = self.n_threads
+        params.n_threads_batch = self.n_threads
+        params.kv_unified = True  # slots share prefix cells (seq_cp tags cells, copies nothing)
+        self._ctx = _internals.LlamaContext(model=self._model, params=params, verbose=False)
+        self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, self.parallel)
+        meta = self._model.metadata()
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError("the GGUF has no chat template (tokenizer.chat_template)")
+        eos = self._model.token_eos()
+        bos = self._model.token_bos()
+        self._format = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._model.token_get_text(eos) if eos != -1 else "",
+            bos_token=self._model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+        self._llama_cpp = llama_cpp
+
+    def _tokenize(self, prompt: str) -> list[int]:
+        # The chat template writes the special tokens itself: no BOS added, specials parsed.
+        return list(self._model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    # ---------------------------------------------------------------------------- scheduling
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except BaseException as exc:  # noqa: BLE001 - reported to every caller
+            self._load_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                with self._cond:
+                    while not self._closed and not self._pending and not any(self._active):
+                        self._cond.wait()
+                    if self._closed:
+                        break
+                    admitted = self._admit()
+                self._step(admitted)
+        except BaseException as exc:  # noqa: BLE001 - every caller in flight gets the error
+            log.exception("batched engine failed")
+            self._fail_all(exc)
+        finally:
+            self._fail_all(BatchedEngineError("the batched engine was closed"))
+            self._free()
+
+    def _admit(self) -> list[_Job]:
+        """Move waiting jobs into free slots (the caller holds the lock)."""
+        admitted = []
+        for slot in range(self.parallel):
+            if self._active[slot] is None and self._pending:
+                job = self._pending.popleft()
+                job.slot = slot
+                self._active[slot] = job
+                admitted.append(job)
+        return admitted
+
+    def _step(self, admitted: list[_Job]) -> None:
+        L = self._llama_cpp
+        running = [j for j in self._active if j is not None and j not in admitted]
+        # 1. Each running sequence samples its next token from the last evaluation's logits.
+        decode: list[tuple[int, int, int]] = []  # (token, position, slot) to evaluate next
+        for job in running:
+            token = L.llama_sampler_sample(job.sampler, self._ctx.ctx, job.logit_index)
+            if self._finished(job, token):
+                self._release(job)
+                continue
+            job.output.append(token)
+            self._slots[job.slot].append(token)
+            decode.append((token, len(self._slots[job.slot]) - 1, job.slot))
+        # 2. New sequences: reuse a held prefix, evaluate the rest of the prompt but its last token.
+        for job in admitted:
+            job.sampler = self._sampler(job)
+            start = self._reuse_prefix(job)
+            rest = job.prompt[start:-1]
+            for i in range(0, len(rest), self.n_batch):
+                chunk = rest[i : i + self.n_batch]
+                self._eval([(t, start + i + k, job.slot) for k, t in enumerate(chunk)], with_logits=False)
+            self._slots[job.slot] = list(job.prompt)
+            decode.append((job.prompt[-1], len(job.prompt) - 1, job.slot))
+        # 3. One evaluation for every sequence's newest token; each keeps the index of its logits.
+        if decode:
+            for i in range(0, len(decode), self.n_batch):
+                part = decode[i : i + self.n_batch]
+                self._eval(part, with_logits=True)
+                for k, (_, _, slot) in enumerate(part):
+                    job = self._active[slot]
+                    if job is not None:
+                        job.logit_index = k
+            if len(decode) > self.n_batch:  # pragma: no cover - needs more slots than n_batch
+                raise BatchedEngineError("more sequences than n_batch")
+
+    def _reuse_prefix(self, job: _Job) -> int:
+        """Give the job's slot the longest prefix of its prompt any slot holds; return its length."""
+        mem = self._llama_cpp.llama_get_memory(self._ctx.ctx)
+        best, best_len = job.slot, 0
+        for slot, held in enumerate(self._slots):
+            n = _common_prefix(held, job.prompt)
+            if n > best_len or (n == best_len and slot == job.slot):
+                best, best_len = slot, n
+        best_len = min(best_len, len(job.prompt) - 1)  # the last token is evaluated for its logits
+        self._llama_cpp.llama_memory_seq_rm(mem, job.slot, best_len if best == job.slot else 0, -1)
+        if best != job.slot and best_len > 0:
+            self._llama_cpp.llama_memory_seq_cp(mem, best, job.slot, 0, best_len)
+        return best_len
+
+    def _eval(self, tokens: list[tuple[int, int, int]], with_logits: bool) -> None:
+        L, batch = self._llama_cpp, self._batch
+        batch.n_tokens = len(tokens)
+        for i, (token, pos, slot) in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = slot
+            batch.logits[i] = with_logits
+        rc = L.llama_decode(self._ctx.ctx, batch)
+        if rc != 0:
+            raise BatchedEngineError(f"llama_decode returned {rc} (the KV cache may be full)")
+
+    def _sampler(self, job: _Job) -> Any:
+        L = self._llama_cpp
+        chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+        if job.grammar is not None:
+            grammar = L.llama_sampler_init_grammar(self._model.vocab, job.grammar, b"root")
+            if not grammar:
+                raise BatchedEngineError("the response format's grammar did not compile")
+            L.llama_sampler_chain_add(chain, grammar)
+        if job.temperature <= 0:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
+        else:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(TOP_K))
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(job.top_p, 1))
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(MIN_P, 1))
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(job.temperature))
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(job.seed & 0xFFFFFFFF))
+        return chain
+
+    def _finished(self, job: _Job, token: int) -> bool:
+        """Whether ``token`` ends the job (its text is then final)."""
+        L = self._llama_cpp
+        if L.llama_vocab_is_eog(self._model.vocab, token):
+            job.finish = "stop"
+        elif len(job.output) >= job.max_tokens:
+            job.finish = "length"
+        else:
+            if job.stop:
+                text = self._detokenize(job.output + [token])
+                for s in job.stop:
+                    if s in text:
+                        job.output.append(token)
+                        job.text = text[: text.index(s)]
+                        job.finish = "stop"
+                        return True
+            return False
+        job.text = self._detokenize(job.output)
+        return True
+
+    def _detokenize(self, tokens: list[int]) -> str:
+        return self._model.detokenize(tokens, special=False).decode("utf-8", errors="ignore")
+
+    def _release(self, job: _Job) -> None:
+        self._llama_cpp.llama_sampler_free(job.sampler)
+        job.sampler = None
+        with self._cond:
+            self._active[job.slot] = None
+        job.done.set()
+
+    def _fail_all(self, exc: BaseException) -> None:
+        with self._cond:
+            jobs = [j for j in self._active if j is not None] + list(self._pending)
+            self._active = [None] * self.parallel
+            self._pending.clear()
+        for job in jobs:
+            if job.sampler is not None and self._model is not None:
+                self._llama_cpp.llama_sampler_free(job.sampler)
+                job.sampler = None
+            job.error = exc
+            job.done.set()
+
+    def _free(self) -> None:
+        if self._model is None:
+            return
+        self._llama_cpp.llama_batch_free(self._batch)
+        self._ctx.close()
+        self._model.close()
+        self._ctx = self._model = None
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _grammar(fmt: dict[str, Any] | None) -> bytes | None:
+    """A GBNF grammar for a llama-cpp-python style response format (``None``: free text)."""
+    if not fmt:
+        return None
+    from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+
+    if isinstance(fmt.get("schema"), dict):
+        import json
+
+        return json_schema_to_gbnf(json.dumps(fmt["schema"])).encode("utf-8")
+    return JSON_GBNF.encode("utf-8")
+
+
+__all__ = ["BatchedEngineError", "BatchedLlamaEngine"]

@@ -1,0 +1,103 @@
+"""The batched in-process engine: its helpers, its errors, and real concurrent calls on the teacher."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from dspy.lm15 import Config, Message, Request
+
+from pada.agents.batched_engine import BatchedEngineError, BatchedLlamaEngine, _common_prefix, _grammar
+
+
+def request(text: str, seed: int = 0, max_tokens: int = 48, temperature: float = 0.7, fmt=None) -> Request:
+    return Request(
+        model="teacher",
+        system="You are a science tutor. Answer in one or two sentences.",
+        messages=(Message.user(text),),
+        config=Config(max_tokens=max_tokens, temperature=temperature, seed=seed, response_format=fmt),
+    )
+
+
+def test_common_prefix():
+    assert _common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
+    assert _common_prefix([], [1]) == 0
+    assert _common_prefix([1, 2], [1, 2]) == 2
+
+
+def test_grammar_for_response_formats():
+    pytest.importorskip("llama_cpp")
+    assert _grammar(None) is None
+    assert b"root" in _grammar({"type": "json_object"})
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    assert b"answer" in _grammar({"type": "json_object", "schema": schema})  # the schema's own grammar
+
+
+def test_parallel_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="parallel"):
+        BatchedLlamaEngine(tmp_path / "m.gguf", parallel=0)
+
+
+def test_a_closed_engine_refuses_calls(tmp_path):
+    engine = BatchedLlamaEngine(tmp_path / "m.gguf", parallel=2)
+    engine.close()
+    with pytest.raises(BatchedEngineError, match="closed"):
+        engine.complete(request("Why is the sky blue?"))
+
+
+def test_missing_gguf_fails_every_call_clearly(tmp_path):
+    pytest.importorskip("llama_cpp")
+    engine = BatchedLlamaEngine(tmp_path / "missing.gguf", parallel=2)
+    with pytest.raises(BatchedEngineError, match="does not exist"):
+        engine.complete(request("Why is the sky blue?"))
+    engine.close()
+
+
+@pytest.mark.slow
+@pytest.mark.assets
+def test_concurrent_calls_decode_together_on_the_teacher():
+    pytest.importorskip("llama_cpp")
+    from pada.agents.lm import resolve_gguf
+
+    gguf = resolve_gguf("qwen2_5_coder_1_5b_instruct_gguf")
+    engine = BatchedLlamaEngine(gguf, n_ctx=1024, parallel=3, name="teacher")
+    try:
+        questions = ["Why does ice float?", "What do plants need to grow?", "Why is the sky blue?",
+                     "What is friction?", "Why do we have seasons?"]  # fmt: skip
+        in_flight, peak, lock = [0], [0], threading.Lock()
+
+        def call(i: int):
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            try:
+                return engine.complete(request(questions[i], seed=i))
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            outs = list(pool.map(call, range(5)))  # 5 calls on 3 slots: two wait, then join
+        assert peak[0] >= 3
+        assert all(o.message.text.strip() for o in outs)
+        assert len({o.message.text for o in outs}) == 5
+        assert all(0 < o.usage.output_tokens <= 48 and o.usage.input_tokens > 10 for o in outs)
+        assert all(o.finish_reason in ("stop", "length") for o in outs)
+
+        short = engine.complete(request("Describe the water cycle in detail.", max_tokens=5))
+        assert short.finish_reason == "length" and short.usage.output_tokens == 5
+
+        as_json = engine.complete(
+            request(
+                'Answer as {"answer": "..."}: what gas do plants take in?',
+                fmt={"type": "json_object"},
+                max_tokens=64,
+            )  # fmt: skip
+        )
+        assert isinstance(json.loads(as_json.message.text), dict)  # the grammar makes it well-formed
+    finally:
+        engine.close()
+    with pytest.raises(BatchedEngineError, match="closed"):
+        engine.complete(request("Still there?"))
