@@ -89,13 +89,11 @@ def test_concurrent_calls_decode_together_on_the_teacher():
         short = engine.complete(request("Describe the water cycle in detail.", max_tokens=5))
         assert short.finish_reason == "length" and short.usage.output_tokens == 5
 
+        # A prompt that invites prose: the grammar refuses the sampled first tokens and redraws them.
         as_json = engine.complete(
-            request(
-                'Answer as {"answer": "..."}: what gas do plants take in?',
-                fmt={"type": "json_object"},
-                max_tokens=64,
-            )  # fmt: skip
+            request("Tell a short story about a cat.", fmt={"type": "json_object"}, max_tokens=160, seed=3)
         )
+        assert as_json.finish_reason == "stop"
         assert isinstance(json.loads(as_json.message.text), dict)  # the grammar makes it well-formed
     finally:
         engine.close()
