@@ -7,21 +7,22 @@ One invocation runs four parts and prints one table per part, each with the rati
    each a real ``python -m pada`` run: teacher calls and tokens per accepted synthetic item.
 2. ``resume``: the same ``pada`` command run again on its finished run folder: the teacher calls it
    pays and its wall time, against the fresh run's.
-3. ``scaling``: error analysis, pattern summaries and strategy drafts for N = 10 and 40 real
+3. ``scaling``: error analysis, pattern summaries and strategy drafts for N = 10, 40 and 160 real
    validation failures of the zero-shot student (nested samples, one teacher cache): analysis calls
    grow with N, pattern and strategy calls with the number of clusters K, which the config bounds.
-   N = 160 is projected from the measured figures and marked so: the embedded teacher decodes ~10
-   tokens/s on 2 cores, and 160 analyses alone take ~30 minutes there (``--sizes 10,40,160`` measures
-   it where that is affordable).
+   The analyses are independent calls, so this part runs the teacher with ``teacher.backend=batched``
+   and 16 sequences decoded together (``--scaling-set`` changes it); 160 analyses one at a time would
+   take ~30 minutes on 2 cores.
 4. ``batching``: one strategy's items written one per generation call and three per call: items per
    call, calls, tokens and wall time per item.
 
-Every part uses the embedded teacher (Qwen2.5-Coder-1.5B on llama.cpp); the SmolLM2-135M GGUF was
-tried for the scaling part and parsed 3 of 10 analyses in 27 calls, so it is not offered as a shortcut.
-Everything is written to ``<out>/cost.json`` and ``<out>/cost.md``.
+Every part uses the embedded teacher (Qwen2.5-Coder-1.5B on llama.cpp); the methods, resume and
+batching parts run it as the experiments do (``teacher.backend=server``, one call at a time). The
+SmolLM2-135M GGUF was tried for the scaling part and parsed 3 of 10 analyses in 27 calls, so it is
+not offered as a shortcut. Everything is written to ``<out>/cost.json`` and ``<out>/cost.md``.
 
     python bench/cost.py                          # all parts, ~20 minutes on 2 CPU cores
-    python bench/cost.py --parts scaling --sizes 10,40,160   # the full scaling table (~35 min here)
+    python bench/cost.py --parts scaling --scaling-set teacher.backend=server   # one call at a time
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from pada import offline
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("methods", "resume", "scaling", "batching")
+#: The scaling part's teacher: its analyses are independent calls, which the batched engine decodes
+#: together (bench/teacher_decode.py); the other parts run the teacher as the experiments do.
+SCALING_TEACHER = ["teacher.backend=batched", "teacher.concurrency=16", "teacher.n_ctx=2048"]
 offline.apply()
 
 
@@ -213,11 +217,12 @@ def part_scaling(
     shutil.rmtree(root, ignore_errors=True)
     teacher_cfg = cfg.teacher.copy()
     with open_dict(teacher_cfg):
-        # One cache for every N: the samples are nested, so N=40 pays only for the failures N=10 did
-        # not analyse. The table counts every call a fresh run would make (paid + served from cache).
+        # One cache for every N: the samples are nested, and the largest N runs first (its analyses
+        # fill every slot of a batched teacher), so the smaller N find their analyses in the cache.
+        # The table counts every call a fresh run would make (paid + served from cache).
         teacher_cfg.cache_dir = str(root / "teacher_cache")
     rows = []
-    for n in sizes:
+    for n in sorted(sizes, reverse=True):
         subset = failures[:n]  # nested samples: N=40 holds the N=10 failures
         pm = cfg.pattern_mining.copy()
         with open_dict(pm):
@@ -250,6 +255,7 @@ def part_scaling(
             "strategy_calls": usage["agents"].get("strategy_draft", {}).get("calls", 0),
             "wall_s": time.perf_counter() - start,
         })  # fmt: skip
+    rows.sort(key=lambda r: r["failures"])
     first, last = rows[0], rows[-1]
     result: dict[str, Any] = {
         "teacher": f"{cfg.teacher.model} ({_runtime(cfg.teacher)})",
@@ -365,8 +371,9 @@ def _a_strategy(out: Path, methods: dict[str, Any] | None) -> dict[str, Any]:
 def render(results: dict[str, Any]) -> str:
     """The benchmark's tables as Markdown."""
     out = [f"# pada cost benchmark ({results['date']}, {results['machine']})", "",
-           f"Command: `{results['command'].strip()}`; teacher overrides in every part: "
-           f"`{' '.join(results.get('teacher_overrides') or [])}`", ""]  # fmt: skip
+           f"Command: `{results['command'].strip()}`; overrides in every part: "
+           f"`{' '.join(results.get('overrides') or []) or 'none'}`; in the scaling part: "
+           f"`{' '.join(results.get('scaling_overrides') or []) or 'none'}`", ""]  # fmt: skip
     if m := results.get("methods"):
         out += ["## Teacher cost per accepted item, pada vs llm2llm (smoke experiment, same budget)", ""]
         out.append(table(
@@ -405,8 +412,9 @@ def render(results: dict[str, Any]) -> str:
         q = s["ratios"]
         out += ["", f"largest / smallest measured N: failures {q['failures']}, analysis calls "
                     f"{q['analysis_calls']}, pattern + strategy calls {q['pattern_and_strategy_calls']}. "
-                    "One teacher cache serves all N (nested samples): 'of which paid' is what each N added; "
-                    "the other columns count every call a fresh run makes.", ""]  # fmt: skip
+                    "The samples are nested and share one teacher cache; the largest N ran first, so "
+                    "'of which paid' is what each N paid and 'wall s' the time it took; the other columns "
+                    "count every call a fresh run makes.", ""]  # fmt: skip
     if b := results.get("batching"):
         out += ["## Generation batching: items per call 1 vs 3", ""]
         out.append(table(
@@ -431,10 +439,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, default=None, help="accepted items per round (default: smoke's)")
     p.add_argument("--sizes", default="10,40,160", help="validation failures analysed, comma-separated")
     p.add_argument("--project", type=int, default=None, help="also project the scaling table to this N")
-    p.add_argument("--backend", default="batched", choices=["batched", "server", "in_process"],
-                   help="how the embedded teacher runs (teacher.backend) in every part")  # fmt: skip
-    p.add_argument("--concurrency", type=int, default=4, help="teacher calls at once (teacher.concurrency)")
-    p.add_argument("--teacher-model", default=None, help="a GGUF path or asset name (default: the embedded)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every part, e.g. teacher.model=/path/to.gguf (repeatable)",
+    )
+    p.add_argument("--scaling-set", action="append", default=None, metavar="KEY=VALUE",
+                   help="overrides for the scaling part only (repeatable; default: "
+                        + " ".join(SCALING_TEACHER) + ")")  # fmt: skip
     p.add_argument("--batch-items", type=int, default=3, help="items generated per batching mode")
     args = p.parse_args(argv)
     parts = [x.strip() for x in args.parts.split(",") if x.strip()]
@@ -444,16 +458,16 @@ def main(argv: list[str] | None = None) -> int:
     if "resume" in parts and "methods" not in parts:
         p.error("the resume part resumes the methods part's pada run: add methods to --parts")
     args.out.mkdir(parents=True, exist_ok=True)
-    teacher = [f"teacher.backend={args.backend}", f"teacher.concurrency={args.concurrency}"]
-    if args.teacher_model:
-        teacher.append(f"teacher.model={args.teacher_model}")
+    teacher = list(args.set)
+    scaling_teacher = [*teacher, *(SCALING_TEACHER if args.scaling_set is None else args.scaling_set)]
 
     start = time.perf_counter()
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} CPU cores",
         "command": "python bench/cost.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "teacher_overrides": teacher,
+        "overrides": teacher,
+        "scaling_overrides": scaling_teacher,
     }
     if "methods" in parts:
         results["methods"] = part_methods(args.out, args.seed, args.budget, teacher)
@@ -461,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         results["resume"] = part_resume(args.out, results["methods"])
     if "scaling" in parts:
         sizes = [int(x) for x in args.sizes.split(",")]
-        results["scaling"] = part_scaling(args.out, args.seed, sizes, teacher, args.project)
+        results["scaling"] = part_scaling(args.out, args.seed, sizes, scaling_teacher, args.project)
     if "batching" in parts:
         results["batching"] = part_batching(
             args.out, args.seed, args.batch_items, results.get("methods"), teacher

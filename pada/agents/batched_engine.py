@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from dspy.lm15 import Message, Request, Response, TextPart, Usage
 
-from pada.agents.local_engine import _llama_response_format, _text
+from pada.agents.local_engine import SUPPORTED_PARAMS, _llama_response_format, _text
 from pada.agents.local_server import LLAMA_ENV, default_threads
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ class BatchedLlamaEngine:
         name: The model name reported in responses.
     """
 
+    supported_params = SUPPORTED_PARAMS
+    supports_response_schema = False
+
     def __init__(
         self,
         model_path: str | Path,
@@ -113,6 +116,8 @@ class BatchedLlamaEngine:
         self._format: Any = None
         self._slots: list[list[int]] = [[] for _ in range(parallel)]  # tokens each slot's KV holds
         self._active: list[_Job | None] = [None] * parallel
+        #: Prompt tokens received, and those served from a slot's cached prefix instead of evaluated.
+        self.stats = {"calls": 0, "prompt_tokens": 0, "reused_prompt_tokens": 0, "output_tokens": 0}
 
     # ---------------------------------------------------------------------------- public protocol
 
@@ -191,7 +196,10 @@ class BatchedLlamaEngine:
                 os.environ.setdefault(key, value)
         import llama_cpp
         from llama_cpp import _internals
+        from llama_cpp._logger import set_verbose
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        set_verbose(False)  # llama.cpp's load and graph logs: errors only, as Llama(verbose=False) does
 
         if not Path(self.model_path).is_file():
             raise FileNotFoundError(f"the teacher GGUF {self.model_path} does not exist")
@@ -280,6 +288,9 @@ class BatchedLlamaEngine:
         for job in admitted:
             job.sampler = self._sampler(job)
             start = self._reuse_prefix(job)
+            self.stats["calls"] += 1
+            self.stats["prompt_tokens"] += len(job.prompt)
+            self.stats["reused_prompt_tokens"] += start
             rest = job.prompt[start:-1]
             for i in range(0, len(rest), self.n_batch):
                 chunk = rest[i : i + self.n_batch]
@@ -396,6 +407,7 @@ class BatchedLlamaEngine:
                 setattr(job, name, None)
 
     def _release(self, job: _Job) -> None:
+        self.stats["output_tokens"] += len(job.output)
         self._free_samplers(job)
         with self._cond:
             self._active[job.slot] = None

@@ -85,6 +85,9 @@ def test_concurrent_calls_decode_together_on_the_teacher():
         assert len({o.message.text for o in outs}) == 5
         assert all(0 < o.usage.output_tokens <= 48 and o.usage.input_tokens > 10 for o in outs)
         assert all(o.finish_reason in ("stop", "length") for o in outs)
+        # The system prompt is shared: later calls take its KV cells from a slot instead of evaluating it.
+        assert engine.stats["calls"] == 5 and engine.stats["reused_prompt_tokens"] > 0
+        assert engine.stats["prompt_tokens"] == sum(o.usage.input_tokens for o in outs)
 
         short = engine.complete(request("Describe the water cycle in detail.", max_tokens=5))
         assert short.finish_reason == "length" and short.usage.output_tokens == 5
@@ -99,3 +102,28 @@ def test_concurrent_calls_decode_together_on_the_teacher():
         engine.close()
     with pytest.raises(BatchedEngineError, match="closed"):
         engine.complete(request("Still there?"))
+
+
+@pytest.mark.parametrize("engine_cls", ["batched", "in_process"])
+def test_dspy_asks_the_in_process_engines_for_json(engine_cls, tmp_path):
+    # With response_format declared, DSPy's JSON adapter requests a JSON object, which the engines
+    # enforce with a grammar (as llama_cpp.server does); without it the answers were free text.
+    import dspy
+
+    from pada.agents.adapters import CompactJSONAdapter
+    from pada.agents.local_engine import LlamaCppEngine
+
+    engine = (
+        BatchedLlamaEngine(tmp_path / "m.gguf")
+        if engine_cls == "batched"
+        else LlamaCppEngine(tmp_path / "m.gguf")
+    )
+    lm = dspy.LM("local/teacher", engine=engine)
+
+    class Signature(dspy.Signature):
+        question: str = dspy.InputField()
+        answer: str = dspy.OutputField()
+
+    kwargs: dict = {}
+    CompactJSONAdapter()._prepare_response_format(lm, kwargs, Signature)
+    assert kwargs["response_format"] == {"type": "json_object"}
