@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 #: ``llama_token_data`` (id, logit, p) as a numpy record, to hand llama.cpp a whole vocabulary at once.
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
+#: A call admitted with another that shares a longer prefix than the KV cache holds waits one step
+#: (if that is more than this many tokens) and then copies the prefix instead of evaluating it again.
+PREFIX_WAIT = 32
+
 #: llama-cpp-python's chat-completion defaults, so that answers match the server backend's in kind.
 TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
 
@@ -284,36 +288,59 @@ class BatchedLlamaEngine:
             job.output.append(token)
             self._slots[job.slot].append(token)
             decode.append((token, len(self._slots[job.slot]) - 1, job.slot))
-        # 2. New sequences: reuse a held prefix, evaluate the rest of the prompt but its last token.
+        # 2. New sequences: reuse a held prefix; the rest of the prompt rides in the same evaluation.
+        prompts: list[tuple[int, int, int]] = []  # prompt tokens whose logits nobody needs
+        fresh: list[int] = []  # slots whose prompt is in this evaluation, not yet in the KV cache
+        deferred: list[_Job] = []
         for job in admitted:
+            in_kv = max((_common_prefix(h, job.prompt) for s, h in enumerate(self._slots) if s not in fresh),
+                        default=0)  # fmt: skip
+            queued = max((_common_prefix(self._slots[s], job.prompt) for s in fresh), default=0)
+            if queued > in_kv + PREFIX_WAIT:
+                deferred.append(job)  # one step later it shares that prefix instead of evaluating it
+                continue
             job.sampler = self._sampler(job)
-            start = self._reuse_prefix(job)
+            start = self._reuse_prefix(job, exclude=fresh)
+            fresh.append(job.slot)
             self.stats["calls"] += 1
             self.stats["prompt_tokens"] += len(job.prompt)
             self.stats["reused_prompt_tokens"] += start
-            rest = job.prompt[start:-1]
-            for i in range(0, len(rest), self.n_batch):
-                chunk = rest[i : i + self.n_batch]
-                self._eval([(t, start + i + k, job.slot) for k, t in enumerate(chunk)], with_logits=False)
+            prompts += [(t, start + k, job.slot) for k, t in enumerate(job.prompt[start:-1])]
             self._slots[job.slot] = list(job.prompt)
             decode.append((job.prompt[-1], len(job.prompt) - 1, job.slot))
-        # 3. One evaluation for every sequence's newest token; each keeps the index of its logits.
-        if decode:
-            for i in range(0, len(decode), self.n_batch):
-                part = decode[i : i + self.n_batch]
-                self._eval(part, with_logits=True)
-                for k, (_, _, slot) in enumerate(part):
-                    job = self._active[slot]
-                    if job is not None:
-                        job.logit_index = k
-            if len(decode) > self.n_batch:  # pragma: no cover - needs more slots than n_batch
-                raise BatchedEngineError("more sequences than n_batch")
+        if deferred:
+            with self._cond:
+                for job in reversed(deferred):
+                    self._active[job.slot] = None
+                    job.slot = -1
+                    self._pending.appendleft(job)
+        if not decode:
+            return
+        if len(decode) > self.n_batch:  # pragma: no cover - needs more slots than n_batch
+            raise BatchedEngineError("more sequences than n_batch")
+        # 3. One evaluation (a few if the prompts are long) in which every sequence's newest token comes
+        # last: a llama.cpp call keeps only its own logits. On a CPU, decoding a handful of tokens
+        # alongside a prompt costs little more than the prompt alone.
+        head = len(prompts) - (self.n_batch - len(decode))
+        for i in range(0, max(head, 0), self.n_batch):
+            self._eval(prompts[i : min(i + self.n_batch, head)], logits_from=None)
+        tail = prompts[max(head, 0) :]
+        self._eval(tail + decode, logits_from=len(tail))
+        for k, (_, _, slot) in enumerate(decode):
+            job = self._active[slot]
+            if job is not None:
+                job.logit_index = len(tail) + k
 
-    def _reuse_prefix(self, job: _Job) -> int:
-        """Give the job's slot the longest prefix of its prompt any slot holds; return its length."""
+    def _reuse_prefix(self, job: _Job, exclude: list[int]) -> int:
+        """Copy into the job's slot the longest prefix of its prompt the KV cache holds; return its length.
+
+        Slots in ``exclude`` were admitted in this step: their prompts are not in the cache yet.
+        """
         mem = self._llama_cpp.llama_get_memory(self._ctx.ctx)
         best, best_len = job.slot, 0
         for slot, held in enumerate(self._slots):
+            if slot in exclude:
+                continue
             n = _common_prefix(held, job.prompt)
             if n > best_len or (n == best_len and slot == job.slot):
                 best, best_len = slot, n
@@ -323,7 +350,8 @@ class BatchedLlamaEngine:
             self._llama_cpp.llama_memory_seq_cp(mem, best, job.slot, 0, best_len)
         return best_len
 
-    def _eval(self, tokens: list[tuple[int, int, int]], with_logits: bool) -> None:
+    def _eval(self, tokens: list[tuple[int, int, int]], logits_from: int | None) -> None:
+        """Evaluate ``(token, position, slot)`` entries; keep logits for those from ``logits_from`` on."""
         L, batch = self._llama_cpp, self._batch
         batch.n_tokens = len(tokens)
         for i, (token, pos, slot) in enumerate(tokens):
@@ -331,7 +359,7 @@ class BatchedLlamaEngine:
             batch.pos[i] = pos
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = slot
-            batch.logits[i] = with_logits
+            batch.logits[i] = logits_from is not None and i >= logits_from
         rc = L.llama_decode(self._ctx.ctx, batch)
         if rc != 0:
             raise BatchedEngineError(f"llama_decode returned {rc} (the KV cache may be full)")
@@ -409,6 +437,11 @@ class BatchedLlamaEngine:
     def _release(self, job: _Job) -> None:
         self.stats["output_tokens"] += len(job.output)
         self._free_samplers(job)
+        # Keep the prompt's cells (the next prompt may share its prefix), drop the answer's: every cell
+        # of the shared KV cache is in every later step's attention, masked or not.
+        mem = self._llama_cpp.llama_get_memory(self._ctx.ctx)
+        self._llama_cpp.llama_memory_seq_rm(mem, job.slot, len(job.prompt), -1)
+        self._slots[job.slot] = list(job.prompt)
         with self._cond:
             self._active[job.slot] = None
         job.done.set()
