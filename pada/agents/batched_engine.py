@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from dspy.lm15 import Message, Request, Response, TextPart, Usage
 
-from pada.agents.local_engine import SUPPORTED_PARAMS, _llama_response_format, _text
+from pada.agents.local_engine import SUPPORTED_PARAMS, _llama_response_format, chat_messages
 from pada.agents.local_server import LLAMA_ENV, default_threads
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,7 @@ class BatchedLlamaEngine:
         if self._closed:
             raise BatchedEngineError("the batched engine is closed")
         self._start()
-        messages: list[dict[str, str]] = []
-        if request.system is not None:
-            messages.append({"role": "system", "content": _text(request.system)})
-        for m in request.messages:
-            messages.append({"role": m.role, "content": m.text or ""})
+        messages = chat_messages(request)
         cfg = request.config
         fmt = _llama_response_format(cfg.response_format)
         job = _Job(

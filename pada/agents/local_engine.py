@@ -29,6 +29,16 @@ def _text(parts: Any) -> str:
     return "".join(getattr(p, "text", "") or "" for p in parts)
 
 
+def chat_messages(request: Request) -> list[dict[str, str]]:
+    """A DSPy request's system prompt and messages as chat-completion messages."""
+    messages: list[dict[str, str]] = []
+    if request.system is not None:
+        messages.append({"role": "system", "content": _text(request.system)})
+    for m in request.messages:
+        messages.append({"role": m.role, "content": m.text or ""})
+    return messages
+
+
 #: What the in-process engines tell DSPy they accept. With ``response_format`` among them DSPy's JSON
 #: adapter asks for a JSON object, which the engines enforce with a grammar, as ``llama_cpp.server``
 #: does for the server backend; without it the answers came back as free text (about 40% longer,
@@ -94,11 +104,7 @@ class LlamaCppEngine:
 
     def complete(self, request: Request) -> Response:
         """Run one chat completion."""
-        messages: list[dict[str, str]] = []
-        if request.system is not None:
-            messages.append({"role": "system", "content": _text(request.system)})
-        for m in request.messages:
-            messages.append({"role": m.role, "content": m.text or ""})
+        messages = chat_messages(request)
         cfg = request.config
         kwargs: dict[str, Any] = {
             "temperature": 0.0 if cfg.temperature is None else cfg.temperature,
