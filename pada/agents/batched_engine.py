@@ -258,6 +258,8 @@ class BatchedLlamaEngine:
             log.exception("batched engine failed")
             self._fail_all(exc)
         finally:
+            with self._cond:
+                self._closed = True  # later calls fail at once instead of waiting for a dead scheduler
             self._fail_all(BatchedEngineError("the batched engine was closed"))
             self._free()
 

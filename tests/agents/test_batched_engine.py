@@ -47,6 +47,25 @@ def test_a_closed_engine_refuses_calls(tmp_path):
         engine.complete(request("Why is the sky blue?"))
 
 
+def test_a_failed_scheduler_fails_the_call_in_flight_and_refuses_later_ones(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    engine = BatchedLlamaEngine(tmp_path / "m.gguf", parallel=2)
+    monkeypatch.setattr(engine, "_load", lambda: None)  # no model: only the scheduling is under test
+    monkeypatch.setattr(engine, "_format", lambda messages: SimpleNamespace(prompt="hi"), raising=False)
+    monkeypatch.setattr(engine, "_tokenize", lambda prompt: [1, 2, 3])
+
+    def broken_step(admitted):
+        raise RuntimeError("decode blew up")
+
+    monkeypatch.setattr(engine, "_step", broken_step)
+    with pytest.raises(BatchedEngineError, match="decode blew up"):
+        engine.complete(request("Why is the sky blue?"))
+    with pytest.raises(BatchedEngineError, match="closed"):
+        engine.complete(request("And now?"))  # fails at once: no scheduler is left to serve it
+    engine.close()
+
+
 def test_missing_gguf_fails_every_call_clearly(tmp_path):
     pytest.importorskip("llama_cpp")
     engine = BatchedLlamaEngine(tmp_path / "missing.gguf", parallel=2)
