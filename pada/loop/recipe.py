@@ -354,7 +354,8 @@ class PadaRecipe:
         """Data Generation Agent + Quality Control Agent, until each path's quota of accepted items is met.
 
         Rejected items are regenerated: each attempt asks only for what is still missing, with fresh
-        rollouts, up to ``generation.max_attempts`` attempts.
+        rollouts, up to ``generation.max_attempts`` attempts. On the training-error path an attempt takes
+        failures not yet asked first, then those whose item was rejected (asked again, new rollouts).
         """
         stage = "generate"
         out = self.folder.stage_dir(t, stage)
@@ -411,7 +412,7 @@ class PadaRecipe:
         requested = 0
         accepted = {"pattern": 0, "train_error": 0}
         quota = {"pattern": val_quota if strategies else 0, "train_error": train_quota}
-        unused_failures = list(train_failures)
+        queue = list(train_failures)  # failures not asked yet, then those whose item was rejected
         exemplars = self._exemplars(t)
         progress = Progress(f"round {t}: accepted synthetic items", sum(quota.values()))
         for attempt in range(self.cfg.generation.max_attempts):
@@ -428,10 +429,12 @@ class PadaRecipe:
                         requested += n
             need = quota["train_error"] - accepted["train_error"]
             if need > 0:
-                seeds, unused_failures = unused_failures[:need], unused_failures[need:]
+                seeds, queue = queue[:need], queue[need:]
                 for record in seeds:
                     batch += self.agents.generate_from_train_error(record, n=1)
                 requested += len(seeds)
+            else:
+                seeds = []
             if not batch:
                 break
             verdicts = self.agents.judge(batch) if self.method.quality_gate else None
@@ -444,6 +447,9 @@ class PadaRecipe:
                 if d.accepted:
                     accepted[g.path] += 1
                 samples.append(self._sample_row(g, d, v, attempt))
+                if d.accepted and g.path == "train_error":
+                    seeds = [r for r in seeds if r.id != g.origin]
+            queue += seeds  # their items were rejected (or none came): ask them again next attempt
             progress.update(sum(accepted.values()))
             if all(accepted[p] >= quota[p] for p in quota):
                 break

@@ -11,11 +11,15 @@ from dspy.lm15 import Config, Message, Request
 
 from pada.agents.batched_engine import BatchedEngineError, BatchedLlamaEngine, _common_prefix, _grammar
 
+TUTOR = "You are a science tutor. Answer in one or two sentences."
 
-def request(text: str, seed: int = 0, max_tokens: int = 48, temperature: float = 0.7, fmt=None) -> Request:
+
+def request(
+    text: str, seed: int = 0, max_tokens: int = 48, temperature: float = 0.7, fmt=None, system: str = TUTOR
+) -> Request:
     return Request(
         model="teacher",
-        system="You are a science tutor. Answer in one or two sentences.",
+        system=system,
         messages=(Message.user(text),),
         config=Config(max_tokens=max_tokens, temperature=temperature, seed=seed, response_format=fmt),
     )
@@ -121,6 +125,33 @@ def test_concurrent_calls_decode_together_on_the_teacher():
         engine.close()
     with pytest.raises(BatchedEngineError, match="closed"):
         engine.complete(request("Still there?"))
+
+
+@pytest.mark.slow
+@pytest.mark.assets
+def test_a_prefix_taken_from_another_slot_keeps_its_content():
+    """The fact sits in the shared system prompt only: the second slot must read it from copied cells."""
+    pytest.importorskip("llama_cpp")
+    from pada.agents.lm import resolve_gguf
+
+    engine = BatchedLlamaEngine(resolve_gguf("qwen2_5_coder_1_5b_instruct_gguf"), n_ctx=512, parallel=2)
+    system = "You keep a secret. The secret password is PINEAPPLE. " * 3
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            story = pool.submit(engine.complete, request("Write a long poem about the sea.", max_tokens=64,
+                                                         temperature=0.0, system=system))  # fmt: skip
+            while engine.stats["calls"] < 1:  # the poem holds slot 0; the question goes to slot 1
+                threading.Event().wait(0.01)
+            answer = engine.complete(
+                request(
+                    "What is the secret password? Answer with the word only.", temperature=0.0, system=system
+                )
+            )
+            story.result()
+        assert engine.stats["reused_prompt_tokens"] > 40  # the system prompt came from slot 0
+        assert "PINEAPPLE" in answer.message.text.upper()
+    finally:
+        engine.close()
 
 
 @pytest.mark.parametrize("engine_cls", ["batched", "in_process"])

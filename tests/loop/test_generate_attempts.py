@@ -1,0 +1,66 @@
+"""The generate stage's attempts: what is asked again when the quality gate rejects an item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from pada.agents.records import GeneratedItem
+from pada.config.schema import QualityGateConfig
+from pada.loop.artifacts import RunFolder
+from pada.loop.quality_gate import QualityGate
+from pada.loop.recipe import PadaRecipe
+from pada.tasks.schema import EvalRecord, MCItem
+
+from .test_quality_gate import bow_embed
+
+COLORS = ("red", "blue", "green", "yellow")
+TRAIN = [
+    MCItem("train/sky", "What color is a clear daytime sky on Earth?", COLORS, 1, source="arc_easy"),
+    MCItem("train/grass", "What color is healthy grass in the summer?", COLORS, 2, source="arc_easy"),
+]
+
+
+NEW = ["Which color do ripe bananas turn?", "What color is fresh snow under a bright noon sun?"]
+
+
+def failure(item: MCItem) -> EvalRecord:
+    return EvalRecord(item.id, "train", item.question, list(item.choices), "A", "B", False)
+
+
+class TrainErrorAgents:
+    """The generation agents' interface: the first item for the sky question repeats it verbatim."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.failures: list = []  # calls that failed outright (none here)
+
+    def generate_from_train_error(self, record: EvalRecord, n: int = 1) -> list[GeneratedItem]:
+        self.asked.append(record.id)
+        if record.id == "train/sky" and self.asked.count(record.id) == 1:
+            question = record.question  # an exact duplicate: the gate rejects it
+        else:
+            question = NEW[len(self.asked) - 2]
+        item = MCItem(f"syn-{len(self.asked)}", question, COLORS, 1, source="synthetic")
+        return [GeneratedItem(item, "why", "train_error", record.id, "target")]
+
+
+def test_a_training_failure_whose_item_was_rejected_is_asked_again(tmp_path: Path) -> None:
+    generation = {"max_attempts": 3, "exemplars": 0}
+    cfg = OmegaConf.create({"seed": 0, "method": {"quality_gate": False}, "generation": generation})
+    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
+    agents = TrainErrorAgents()
+    recipe._agents = agents
+    recipe._gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+
+    samples, stats = recipe._generate_and_gate(0, [], [], 0, [failure(i) for i in TRAIN], train_quota=2)
+
+    assert agents.asked == ["train/sky", "train/grass", "train/sky"]  # only the rejected one again
+    assert stats["accepted"]["train_error"] == 2 and not stats["notes"]
+    assert [(s["origin"], s["attempt"], s["accepted"]) for s in samples] == [
+        ("train/sky", 0, False),
+        ("train/grass", 0, True),
+        ("train/sky", 1, True),
+    ]
+    assert any(r.startswith("duplicate") for r in samples[0]["reasons"])
