@@ -2,11 +2,9 @@
 
 Validation and test items never reach a generator: only the strategy (scrubbed of held-out sentences)
 and training items travel. Items come back one call at a time, ``items_per_call`` per call; each call
-has its own rollout and lists the questions already written as "avoid", and duplicates, copies and
-rewordings of the examples (or of the failed training question) and copies of held-out questions are
-dropped, so asking for K items gives K distinct ones. A dropped rewording joins the "avoid" list of the
-next call: a small teacher asked for "a new question" about a question it has just seen tends to
-rephrase it, and the quality gate would reject that as a near-duplicate of a training item.
+has its own rollout and lists the questions already written as "avoid", and duplicates, copies of the
+examples and copies of held-out questions are dropped, so asking for K items gives K distinct ones. A
+dropped copy of an example joins the "avoid" list of the next call (a copy of held-out text never does).
 """
 
 from __future__ import annotations
@@ -33,8 +31,6 @@ log = logging.getLogger(__name__)
 TOKENS_BASE, TOKENS_PER_ITEM = 40, 150
 #: Share of a source's word 5-grams above which a generated question counts as its copy.
 COPY_SHARE = 0.6
-#: Jaccard overlap of the words of two items (question and options) above which one rewords the other.
-REWORD_OVERLAP = 0.6
 #: How many of the questions already written are listed as "avoid" (the most recent ones).
 MAX_AVOID = 8
 #: Exemplars shown per call, rotating through those given: a small teacher copies what it sees, and
@@ -58,33 +54,11 @@ def content_id(text: str) -> str:
     return "syn-" + hashlib.sha1(normalize_text(text).encode()).hexdigest()[:12]
 
 
-#: A question and its options: what a generated item must not copy or reword.
-Source = tuple[str, Sequence[str]]
-
-
-def _is_copy(question: str, sources: Sequence[Source]) -> bool:
+def _is_copy(question: str, sources: Sequence[str]) -> bool:
     grams = ngrams(question, 5)
-    for s, _ in sources:
+    for s in sources:
         other = ngrams(s, 5)
         if other and len(grams & other) / len(other) >= COPY_SHARE:
-            return True
-    return False
-
-
-def _words(question: str, choices: Sequence[str]) -> set[str]:
-    return set(normalize_text(" ".join([question, *choices])).split())
-
-
-def rewords(item: MCItem, sources: Sequence[Source]) -> bool:
-    """Whether ``item`` shares most of its words (question and options) with one of ``sources``.
-
-    Catches what a 5-gram test misses: the same question with a verb swapped or the answer folded into
-    the stem ("Plants grow because they" -> "Plants grow because they use what people breathe out").
-    """
-    words = _words(item.question, item.choices)
-    for question, choices in sources:
-        other = _words(question, choices)
-        if words and other and len(words & other) / len(words | other) >= REWORD_OVERLAP:
             return True
     return False
 
@@ -144,7 +118,7 @@ class Generator:
             inputs,
             n,
             self._maker("pattern", strategy.id, target, meta),
-            [(e.question, e.choices) for e in safe],
+            [e.question for e in safe],
         )
 
     def _plan(self, strategy_id: str, strategy: str, n: int) -> list[str]:
@@ -200,7 +174,7 @@ class Generator:
             self._maker(
                 "train_error", record.id, lambda _: target, {"path": "train_error", "origin": record.id}
             ),
-            [(record.question, record.choices)],
+            [record.question],
         )
 
     @staticmethod
@@ -219,13 +193,11 @@ class Generator:
 
         return make
 
-    def _why_not_new(self, item: MCItem, sources: Sequence[Source]) -> str | None:
+    def _why_not_new(self, item: MCItem, sources: Sequence[str]) -> str | None:
         if self.ctx.guard.max_share(item.question) >= COPY_SHARE:
             return HELD_OUT
         if _is_copy(item.question, sources):
             return "copies an example"
-        if rewords(item, sources):
-            return "rewords an example"
         norm = normalize_text(item.question)
         with self._lock:
             if norm in self._seen:
@@ -241,14 +213,14 @@ class Generator:
         inputs: Callable[[int], dict[str, Any]],
         n: int,
         make: Make,
-        sources: Sequence[Source],
+        sources: Sequence[str],
     ) -> list[GeneratedItem]:
         ctx = self.ctx
         per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
         # Enough calls for n items, plus a few spare for answers that were all duplicates or malformed.
         max_calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
         out: list[GeneratedItem] = []
-        dropped: list[str] = []  # questions dropped as copies or rewordings: the next call avoids them
+        dropped: list[str] = []  # copies and duplicates the teacher wrote: the next call avoids them
         with self._lock:
             first = self._calls.get(key, 0)
             self._calls[key] = first + max_calls

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from pada.agents.generation import rewords
 from pada.agents.records import Analysis, Cluster, GeneratedItem, MiningResult, Pattern, Strategy
 from pada.agents.usage import Budget, TeacherBudgetExceeded
 from pada.tasks.schema import MCItem
@@ -474,47 +473,17 @@ def test_unusable_topic_plan_means_no_focus(make_suite):
     assert "(any topic the strategy covers)" in engine.prompts("pattern_generation")[0]
 
 
-def test_rewords_catches_rephrasings_that_a_5gram_test_misses():
-    # Two answers of the embedded teacher, asked for a new question about a failed training question
-    # (outputs/bench/cost, llm2llm): the quality gate rejected both as near-duplicates (cosine > 0.98).
-    conductors = ("are called insulators.", "are called conductors.", "are called non-metals.", "resistors")
-    source = ("Materials that let electrons flow very easily from one atom to another", conductors)
-    plants = (
-        "decide the time is right",
-        "can breathe a lot of air",
-        "use what people breathe out to survive",
-    )
-    swapped_verb = MCItem(
-        "x", "Materials that allow electrons to flow very easily from one atom to another are", conductors, 1
-    )
-    answer_in_stem = MCItem(
-        "y", "Plants grow because they use what people breathe out to survive.", plants, 2
-    )
-    assert rewords(swapped_verb, [source])
-    assert rewords(answer_in_stem, [("Plants grow because they", plants)])
-    same_skill = MCItem("z", "Which of these lets electric current pass through it?", ("copper", "rubber"), 0)
-    assert not rewords(same_skill, [source])
-    assert not rewords(swapped_verb, [])
-
-
-def test_a_rewording_of_the_failed_question_is_dropped_and_avoided_next(make_suite):
+def test_a_copy_of_the_failed_question_is_dropped_and_avoided_next(make_suite):
     record = train_record(0)
-    reworded = {
-        "questions": [
-            {
-                "question": "Which simple machine is example number 0 of a lever that is used in kitchens?",
-                "options": list(record.choices),
-                "answer": "A",
-            }
-        ]
-    }
+    copy = {"questions": [{"question": record.question, "options": list(record.choices), "answer": "A"}]}
     new = {
         "questions": [
             {"question": "Which tool uses a pivot?", "options": ["scissors", "rope"], "answer": "A"}
         ]
     }
-    engine = ScriptedEngine({"error_generation": [json.dumps(reworded), json.dumps(new)]})
+    engine = ScriptedEngine({"error_generation": [json.dumps(copy), json.dumps(new)]})
     items = make_suite(engine, generation={"items_per_call": 1}).generate_from_train_error(record, n=1)
     assert [g.item.question for g in items] == ["Which tool uses a pivot?"]
     asks = [user for agent, _, user in engine.requests if agent == "error_generation"]
-    assert "example number 0 of a lever that is used in kitchens" in field(asks[1], "avoid")
+    assert field(asks[0], "avoid") == "(none)"
+    assert record.question in field(asks[1], "avoid")  # the copy it wrote is listed, to write another
