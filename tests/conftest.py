@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 
-for key, value in (
-    ("HF_HUB_OFFLINE", "1"),
-    ("TRANSFORMERS_OFFLINE", "1"),
-    ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-    ("WANDB_MODE", "disabled"),
-    ("TOKENIZERS_PARALLELISM", "false"),
-):
-    os.environ.setdefault(key, value)
+from pada import offline
+
+offline.apply()  # the product's own offline environment, before any hub library is imported
+os.environ.setdefault("WANDB_MODE", "disabled")  # tests that want a real (offline) W&B run set it
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
