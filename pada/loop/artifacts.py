@@ -91,9 +91,19 @@ class RunFolder:
         return read_json(manifest).get("settings_hash") == stable_hash(settings)
 
     def mark_done(
-        self, round_: int, stage: str, settings: dict[str, Any], consumed: dict[str, Any], seconds: float
+        self,
+        round_: int,
+        stage: str,
+        settings: dict[str, Any],
+        consumed: dict[str, Any],
+        seconds: float,
+        teacher: dict[str, Any] | None = None,
     ) -> None:
-        """Write the stage's manifest: the last file a stage writes."""
+        """Write the stage's manifest: the last file a stage writes.
+
+        ``teacher`` is the teacher usage the stage cost (calls, tokens, seconds), kept with the stage
+        so that a resumed run still reports what its finished stages cost in the attempt that ran them.
+        """
         write_json(
             self.stage_dir(round_, stage) / MANIFEST,
             {
@@ -103,6 +113,7 @@ class RunFolder:
                 "settings_hash": stable_hash(settings),
                 "consumed": consumed,
                 "seconds": round(seconds, 3),
+                "teacher": teacher or {},
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             },
         )
@@ -114,6 +125,15 @@ class RunFolder:
             data = read_json(manifest)
             out[data["stage"]] = data["seconds"]
         return out
+
+    def stage_teacher(self, round_: int) -> dict[str, Any]:
+        """The teacher usage of a round's finished stages, summed (from the manifests)."""
+        total: dict[str, Any] = {}
+        for manifest in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}")):
+            for key, value in (read_json(manifest).get("teacher") or {}).items():
+                if isinstance(value, (int, float)):
+                    total[key] = total.get(key, 0) + value
+        return total
 
     def state(self) -> dict[str, Any]:
         """The run's state file (``{}`` for a new run)."""

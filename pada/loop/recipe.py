@@ -46,6 +46,12 @@ TASK_DESCRIPTION = {
     "the student picks the letter of the one correct option.",
 }
 DEFAULT_TASK = "Multiple-choice questions; the student picks the letter of the one correct option."
+#: The teacher usage a round reports (``calls`` includes ``cache_hits``).
+USAGE_KEYS = ("calls", "cache_hits", "input_tokens", "output_tokens", "wall_s", "parse_failures")
+
+
+def _usage_delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    return {key: now.get(key, 0) - before.get(key, 0) for key in USAGE_KEYS}
 
 
 def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[MCItem]:
@@ -98,7 +104,6 @@ class PadaRecipe:
         best_val, stale = -1.0, 0
         with self._stack:
             for t in range(last_round + 1):
-                self._usage_mark = self._usage_snapshot()
                 adapter = self.fine_tune(t, [*self.splits["train"], *synthetic], adapter)
                 records = self.evaluate(t, adapter, synthetic)
                 metrics = self._round_metrics(t, records)
@@ -169,9 +174,7 @@ class PadaRecipe:
         fine_tune(
             self.cfg.model, self.cfg.trainer, train_items, adapter, seed=self.cfg.seed, init_adapter=previous
         )
-        self.folder.mark_done(
-            t, stage, settings, {"train_items": len(train_items)}, time.perf_counter() - start
-        )
+        self._mark_done(t, stage, settings, {"train_items": len(train_items)}, time.perf_counter() - start)
         return adapter
 
     def evaluate(self, t: int, adapter: Path, synthetic: list[MCItem]) -> dict[str, list[EvalRecord]]:
@@ -200,9 +203,7 @@ class PadaRecipe:
             model, tok = load_for_eval(self.cfg.model, adapter)
             acc = evaluate_splits(model, tok, sets, out, batch, self.cfg.model.max_length)
             log.info("round %d: accuracy %s", t, {k: round(v, 3) for k, v in acc.items()})
-            self.folder.mark_done(
-                t, stage, settings, {"adapter": self._rel(adapter)}, time.perf_counter() - start
-            )
+            self._mark_done(t, stage, settings, {"adapter": self._rel(adapter)}, time.perf_counter() - start)
         return {name: read_records(out / f"{name}_records.jsonl") for name in sets}
 
     # ------------------------------------------------------------------ stages: the teacher
@@ -257,7 +258,7 @@ class PadaRecipe:
             progress.update(min(i + chunk, len(failures)))
         write_jsonl(out / "analyses.jsonl", [a.to_dict() for a in analyses])
         self._write_failures(out)
-        self.folder.mark_done(t, stage, settings, {"failures": len(failures)}, time.perf_counter() - start)
+        self._mark_done(t, stage, settings, {"failures": len(failures)}, time.perf_counter() - start)
         return analyses
 
     def mine_patterns(self, t: int, analyses: list[Any]) -> Any:
@@ -277,7 +278,7 @@ class PadaRecipe:
         mining = self.agents.mine_patterns(analyses, out_dir=out)
         write_json(out / "mining.json", mining.to_dict())
         log.info("round %d: %d clusters (K by %s)", t, mining.k, mining.method)
-        self.folder.mark_done(t, stage, settings, {"analyses": len(analyses)}, time.perf_counter() - start)
+        self._mark_done(t, stage, settings, {"analyses": len(analyses)}, time.perf_counter() - start)
         return mining
 
     def summarize_patterns(self, t: int, mining: Any, analyses: list[Any]) -> list[Any]:
@@ -295,9 +296,7 @@ class PadaRecipe:
         start = time.perf_counter()
         patterns = self.agents.summarize_patterns(mining, analyses)
         write_json(out / "patterns.json", [p.to_dict() for p in patterns])
-        self.folder.mark_done(
-            t, stage, settings, {"clusters": len(mining.clusters)}, time.perf_counter() - start
-        )
+        self._mark_done(t, stage, settings, {"clusters": len(mining.clusters)}, time.perf_counter() - start)
         return patterns
 
     def direct_error_patterns(self, t: int, analyses: list[Any], quota: int) -> list[Any]:
@@ -338,7 +337,7 @@ class PadaRecipe:
             for p, s in zip(patterns, strategies, strict=True)
         ]
         write_json(out / "patterns_with_strategies.json", rows)
-        self.folder.mark_done(t, stage, settings, {"patterns": len(patterns)}, time.perf_counter() - start)
+        self._mark_done(t, stage, settings, {"patterns": len(patterns)}, time.perf_counter() - start)
         return strategies
 
     def generate(
@@ -378,9 +377,7 @@ class PadaRecipe:
             write_json(out / "stats.json", stats)
             write_jsonl(out / "samples.jsonl", samples)
             write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
-            self.folder.mark_done(
-                t, stage, settings, {"strategies": len(strategies)}, time.perf_counter() - start
-            )
+            self._mark_done(t, stage, settings, {"strategies": len(strategies)}, time.perf_counter() - start)
         samples = read_jsonl(out / "samples.jsonl")
         stats = read_json(out / "stats.json")
         self.notes += stats["notes"]
@@ -566,17 +563,26 @@ class PadaRecipe:
                 metrics["base_val_acc"] = read_json(base)["validation"]
         return metrics
 
-    def _finish_round(self, metrics: dict[str, Any]) -> None:
+    def _mark_done(
+        self, t: int, stage: str, settings: dict[str, Any], consumed: dict[str, Any], seconds: float
+    ) -> None:
+        # Stages run one after another, so the teacher usage since the last stage finished is this
+        # stage's; its manifest keeps it, and a resumed run sums the manifests (see _finish_round).
         now = self._usage_snapshot()
-        before = self._usage_mark
-        metrics["teacher"] = {
-            "calls": now.get("calls", 0) - before.get("calls", 0),
-            "cache_hits": now.get("cache_hits", 0) - before.get("cache_hits", 0),
-            "input_tokens": now.get("input_tokens", 0) - before.get("input_tokens", 0),
-            "output_tokens": now.get("output_tokens", 0) - before.get("output_tokens", 0),
-            "wall_s": round(now.get("wall_s", 0.0) - before.get("wall_s", 0.0), 1),
-            "parse_failures": now.get("parse_failures", 0) - before.get("parse_failures", 0),
-        }
+        teacher = _usage_delta(now, self._usage_mark)
+        self._usage_mark = now
+        self.folder.mark_done(t, stage, settings, consumed, seconds, teacher)
+
+    def _finish_round(self, metrics: dict[str, Any]) -> None:
+        # The round's teacher usage is that of its stages, whichever attempt ran them: a resumed run
+        # reports what the whole run cost (its own attempt's share is in final["attempt"]).
+        teacher = self.folder.stage_teacher(metrics["round"])
+        now = self._usage_snapshot()
+        for key, value in _usage_delta(now, self._usage_mark).items():  # outside any stage
+            teacher[key] = teacher.get(key, 0) + value
+        self._usage_mark = now
+        metrics["teacher"] = {key: teacher.get(key, 0) for key in USAGE_KEYS}
+        metrics["teacher"]["wall_s"] = round(metrics["teacher"]["wall_s"], 1)
         metrics["stage_seconds"] = self.folder.stage_seconds(metrics["round"])
         self.rounds.append(metrics)
         if self._agents is not None:

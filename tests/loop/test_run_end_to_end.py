@@ -211,6 +211,9 @@ def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run, p
     ref_final = json.loads((reference_dir / "metrics.json").read_text())["final"]
     for key in ("val_acc", "test_acc", "synthetic_items"):
         assert final[key] == ref_final[key], key
+    # ...and reports what the whole run cost, not only the resumed attempt: the finished stages keep
+    # their usage in their manifests; the stage that was cut counts its calls again (cached or not).
+    assert final["teacher_calls"] == ref_final["teacher_calls"]
     # The resumed attempt reports what it paid for: exactly the calls the teacher saw after the kill.
     assert final["attempt"]["number"] == 2 and final["attempt"]["resumed_from"] == str(first)
     assert final["attempt"]["teacher_calls_paid"] == calls_on_resume

@@ -1,0 +1,31 @@
+"""The run folder's stage manifests: what a finished stage records for a later attempt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pada.loop.artifacts import MANIFEST, RunFolder, read_json, write_json
+
+
+def test_a_rounds_teacher_usage_is_the_sum_of_its_finished_stages(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    folder.mark_done(0, "fine_tune", {"lr": 1}, {}, 3.0, {"calls": 0, "input_tokens": 0})
+    analysis = {"calls": 3, "input_tokens": 1400, "wall_s": 29.5}
+    folder.mark_done(0, "analyze_errors", {"n": 3}, {}, 30.0, analysis)
+    folder.mark_done(0, "generate", {"n": 2}, {}, 90.0, {"calls": 9, "input_tokens": 5000, "wall_s": 88.0})
+    folder.mark_done(1, "analyze_errors", {"n": 3}, {}, 30.0, {"calls": 5, "input_tokens": 99})
+
+    assert folder.stage_teacher(0) == {"calls": 12, "input_tokens": 6400, "wall_s": 117.5}
+    assert folder.stage_teacher(1) == {"calls": 5, "input_tokens": 99}
+    assert folder.stage_teacher(2) == {}
+    manifest = read_json(tmp_path / "round_0" / "generate" / MANIFEST)
+    assert manifest["teacher"]["calls"] == 9 and manifest["seconds"] == 90.0
+
+
+def test_a_manifest_from_before_usage_was_recorded_counts_as_none(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    write_json(folder.stage_dir(0, "generate") / MANIFEST, {"stage": "generate", "round": 0, "seconds": 1.0})
+    folder.mark_done(0, "analyze_errors", {}, {}, 1.0, {"calls": 2})
+
+    assert folder.stage_teacher(0) == {"calls": 2}
+    assert folder.stage_seconds(0) == {"analyze_errors": 1.0, "generate": 1.0}
