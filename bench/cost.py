@@ -21,7 +21,7 @@ batching parts run it as the experiments do (``teacher.backend=server``, one cal
 SmolLM2-135M GGUF was tried for the scaling part and parsed 3 of 10 analyses in 27 calls, so it is
 not offered as a shortcut. Everything is written to ``<out>/cost.json`` and ``<out>/cost.md``.
 
-    python bench/cost.py                          # all parts, ~23 minutes on 2 CPU cores
+    python bench/cost.py                          # all parts, ~29 minutes on 2 CPU cores
     python bench/cost.py --parts scaling --scaling-set teacher.backend=server   # one call at a time
 """
 
