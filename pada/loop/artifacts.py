@@ -118,19 +118,19 @@ class RunFolder:
             },
         )
 
+    def manifests(self, round_: int) -> list[dict[str, Any]]:
+        """The manifests of a round's finished stages, in stage-folder order."""
+        return [read_json(m) for m in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}"))]
+
     def stage_seconds(self, round_: int) -> dict[str, float]:
         """Seconds spent per finished stage of a round (from the manifests)."""
-        out = {}
-        for manifest in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}")):
-            data = read_json(manifest)
-            out[data["stage"]] = data["seconds"]
-        return out
+        return {data["stage"]: data["seconds"] for data in self.manifests(round_)}
 
     def stage_teacher(self, round_: int) -> dict[str, Any]:
         """The teacher usage of a round's finished stages, summed (from the manifests)."""
         total: dict[str, Any] = {}
-        for manifest in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}")):
-            for key, value in (read_json(manifest).get("teacher") or {}).items():
+        for data in self.manifests(round_):
+            for key, value in (data.get("teacher") or {}).items():
                 if isinstance(value, (int, float)):
                     total[key] = total.get(key, 0) + value
         return total
