@@ -25,6 +25,7 @@ from pada.loop.artifacts import RESUMED_MARKER, RunFolder, find_resumable, read_
 from pada.loop.export import export_run
 from pada.loop.leakage import check_augmented
 from pada.loop.summary import final_metrics, write_metrics, write_summary
+from pada.provenance import runtime_record
 
 log = logging.getLogger("pada")
 
@@ -103,6 +104,7 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
         "status": "running",
         "config_overrides": list(HydraConfig.get().overrides.task),
         "run_dir": str(out),
+        "runtime": runtime_record(),  # versions, CPU/GPU and llama.cpp build: see pada.provenance
     }
     _print_plan(cfg, splits, out)
     if cfg.dry_run:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pada.loop.artifacts import atomic_write_text, write_json
+from pada.provenance import describe
 
 if TYPE_CHECKING:
     from pada.loop.leakage import LeakageReport
@@ -103,6 +104,8 @@ def write_summary(
         f"tokens: {final.get('teacher_tokens', 0)}. Wall time: {final.get('wall_s', 0):.0f} s.",
         "",
     ]
+    if header.get("runtime"):
+        lines += [f"Ran on: {describe(header['runtime'])} (details under `runtime` in `metrics.json`).", ""]
     attempt = final.get("attempt") or {}
     if attempt.get("number", 1) > 1:
         lines += [

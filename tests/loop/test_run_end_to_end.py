@@ -85,6 +85,9 @@ def test_metrics_add_up(finished_run) -> None:
     run_dir, _ = finished_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "finished"
+    # What it ran on, so a difference across machines can be told from a difference in code.
+    assert metrics["runtime"]["cpu_count"] >= 1 and metrics["runtime"]["versions"]["torch"]
+    assert "Ran on: " in (run_dir / "summary.md").read_text()
     r0 = metrics["rounds"][0]
     samples = read_jsonl(run_dir / "round_0" / "generate" / "samples.jsonl")
     accepted = [s for s in samples if s["accepted"]]
