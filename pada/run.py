@@ -104,12 +104,13 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
         "status": "running",
         "config_overrides": list(HydraConfig.get().overrides.task),
         "run_dir": str(out),
-        "runtime": runtime_record(),  # versions, CPU/GPU and llama.cpp build: see pada.provenance
     }
     _print_plan(cfg, splits, out)
     if cfg.dry_run:
         folder.set_state(status="planned")
         return None
+    # Versions, CPU/GPU and llama.cpp build (pada.provenance); after the dry-run exit, as it imports torch.
+    header["runtime"] = runtime_record()
 
     start = time.perf_counter() - folder.state().get("wall_s", 0.0)
     job = HydraConfig.get().job
