@@ -10,19 +10,19 @@ One invocation runs four parts and prints one table per part, each with the rati
 3. ``scaling``: error analysis, pattern summaries and strategy drafts for N = 10, 40 and 160 real
    validation failures of the zero-shot student (nested samples, one teacher cache): analysis calls
    grow with N, pattern and strategy calls with the number of clusters K, which the config bounds.
-   The analyses are independent calls, so this part runs the teacher with ``teacher.backend=batched``
-   and 16 sequences decoded together (``--scaling-set`` changes it); 160 analyses one at a time would
-   take ~30 minutes on 2 cores.
+   The analyses are independent calls, so this part runs the teacher's server with 8 slots decoded
+   together (``--scaling-set`` changes it); 160 analyses one at a time would take ~30 minutes on 2
+   cores.
 4. ``batching``: one strategy's items written one per generation call and three per call: items per
    call, calls, tokens and wall time per item.
 
 Every part uses the embedded teacher (Qwen2.5-Coder-1.5B on llama.cpp); the methods, resume and
-batching parts run it as the experiments do (``teacher.backend=server``, one call at a time). The
+batching parts run it as the experiments do (``conf/teacher/local.yaml``: llama-server, 4 slots). The
 SmolLM2-135M GGUF was tried for the scaling part and parsed 3 of 10 analyses in 27 calls, so it is
 not offered as a shortcut. Everything is written to ``<out>/cost.json`` and ``<out>/cost.md``.
 
     python bench/cost.py                          # all parts, ~29 minutes on 2 CPU cores
-    python bench/cost.py --parts scaling --scaling-set teacher.backend=server   # one call at a time
+    python bench/cost.py --parts scaling --scaling-set teacher.concurrency=1   # one call at a time
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from pada import offline
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("methods", "resume", "scaling", "batching")
-#: The scaling part's teacher: its analyses are independent calls, which the batched engine decodes
-#: together (bench/teacher_decode.py); the other parts run the teacher as the experiments do.
-SCALING_TEACHER = ["teacher.backend=batched", "teacher.concurrency=16", "teacher.n_ctx=2048"]
+#: The scaling part's teacher: its analyses are independent calls, which the server's slots decode
+#: together; the other parts run the teacher as the experiments do.
+SCALING_TEACHER = ["teacher.concurrency=8", "teacher.n_ctx=2048"]
 offline.apply()
 
 
@@ -345,9 +345,7 @@ def _runtime(teacher: Any) -> str:
     """How the teacher runs, for the tables' headings."""
     if teacher.provider != "local":
         return f"{teacher.provider}, concurrency {teacher.concurrency}"
-    if teacher.backend == "batched":
-        return f"llama.cpp batched, {teacher.concurrency} sequences"
-    return f"llama.cpp {teacher.backend}"
+    return f"llama-server, {teacher.concurrency} slots"
 
 
 def _a_strategy(out: Path, methods: dict[str, Any] | None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 A run reproduces byte for byte on one machine, but the embedded teacher samples at a temperature and
 llama.cpp's arithmetic depends on the instruction set it was built for (the Makefile builds an AVX2
-or an AVX-512 wheel, by CPU), so the same seed can take another path on another machine. Recording
+or an AVX-512 ``llama-server``, by CPU), so the same seed can take another path on another machine. Recording
 the runtime in ``metrics.json`` lets a reader tell a difference in code from a difference in machine.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-LIBRARIES = ("torch", "transformers", "peft", "lightning", "dspy", "llama_cpp_python", "wandb")
+LIBRARIES = ("torch", "transformers", "peft", "lightning", "dspy", "litellm", "wandb")
 
 
 def _version(dist: str) -> str | None:
@@ -34,24 +35,37 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def llama_cpu_features() -> list[str] | None:
+def llama_build() -> dict[str, Any] | None:
+    """The ``llama-server`` the embedded teacher would run: its path, version and build flags.
+
+    ``make setup`` writes ``llama-server.build`` beside the binary (the llama.cpp release, the CPU
+    tier and the CMake flags). ``None`` when no binary is installed (a run whose teacher is remote).
+    """
+    from pada.teacher.server import LlamaServerError, find_binary
+
+    try:
+        binary = find_binary()
+    except LlamaServerError:
+        return None
+    info: dict[str, Any] = {"path": str(binary)}
+    build = binary.with_name(binary.name + ".build")
+    if build.is_file():
+        for line in build.read_text(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip():
+                info[key.strip()] = value.strip()
+    return info
+
+
+def llama_cpu_features(build: dict[str, Any] | None = None) -> list[str] | None:
     """The CPU features the installed llama.cpp was compiled with (``AVX2``, ``AVX512``, ...).
 
-    ``None`` when llama-cpp-python is not installed (a run whose teacher is a remote API).
+    Read from the ``-DGGML_<FEATURE>=ON`` flags of its build record; ``None`` without a binary or record.
     """
-    try:
-        import llama_cpp
-    except ImportError:
+    build = llama_build() if build is None else build
+    if not build or "cmake" not in build:
         return None
-    info = llama_cpp.llama_print_system_info()
-    text = info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)
-    features = []
-    for part in text.split("|"):
-        name, _, value = part.rpartition("=")
-        name = name.split(":")[-1].strip()  # the first field reads "CPU : SSE3 = 1"
-        if name and value.strip() == "1":
-            features.append(name)
-    return features
+    return [m.group(1) for m in re.finditer(r"-DGGML_(\w+)=ON", build["cmake"]) if m.group(1) != "NATIVE"]
 
 
 def _accelerator() -> str | None:
@@ -72,7 +86,8 @@ def runtime_record() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpu": _accelerator(),
-        "llama_cpp_cpu_features": llama_cpu_features(),
+        "llama_server": (build := llama_build()),
+        "llama_cpp_cpu_features": llama_cpu_features(build or {}),
         "versions": {name: _version(name) for name in LIBRARIES},
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +38,17 @@ def compose() -> Iterator:
             return hydra_compose(config_name="config", overrides=list(overrides))
 
     yield _compose
+
+
+@pytest.fixture
+def stand_in_llama_server(tmp_path: Path) -> Path:
+    """An executable that takes llama-server's arguments and serves the fixture teacher.
+
+    It lets the fast tests drive the real server lifecycle (start, health, kill, restart, stop) and the
+    one OpenAI-compatible path without the 1.1 GB model.
+    """
+    script = tmp_path / "bin" / "llama-server"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO}/tests/fixtures/teacher_server.py" "$@"\n')
+    script.chmod(0o755)
+    return script

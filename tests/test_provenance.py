@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pada.provenance import describe, llama_cpu_features, runtime_record
+from pada.provenance import describe, llama_build, llama_cpu_features, runtime_record
 
 
 def test_runtime_record_is_json_and_names_the_machine():
@@ -16,26 +16,34 @@ def test_runtime_record_is_json_and_names_the_machine():
     assert record["versions"]["torch"].startswith("2.")  # torch is pinned; the others may be absent
 
 
-def test_llama_features_come_from_the_installed_build():
-    pytest.importorskip("llama_cpp")
-    features = llama_cpu_features()
-    assert features and all(f == f.strip() and "=" not in f and ":" not in f for f in features)
+def test_llama_features_come_from_the_build_record(tmp_path, monkeypatch):
+    binary = tmp_path / "llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    (tmp_path / "llama-server.build").write_text(
+        "version=0.3.36\ntier=avx2\ncmake=-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON\n"
+    )
+    monkeypatch.setenv("PADA_LLAMA_SERVER", str(binary))
+    build = llama_build()
+    assert build == {"path": str(binary), "version": "0.3.36", "tier": "avx2",
+                     "cmake": "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON"}  # fmt: skip
+    assert llama_cpu_features(build) == ["AVX", "AVX2", "FMA"]  # NATIVE=OFF is no feature
+    assert runtime_record()["llama_cpp_cpu_features"] == ["AVX", "AVX2", "FMA"]
+
+
+def test_the_installed_build_has_at_least_avx2():
+    build = llama_build()
+    if build is None or "cmake" not in build:
+        pytest.skip("no llama-server installed with its build record (make setup installs both)")
     # Every build this project makes (Makefile: AVX2 or AVX-512 tier) has at least AVX2.
-    assert "AVX2" in features or "NEON" in features
+    assert "AVX2" in llama_cpu_features(build)
 
 
-def test_llama_features_are_none_without_llama_cpp(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_llama(name, *args, **kwargs):
-        if name == "llama_cpp":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_llama)
-    assert llama_cpu_features() is None
+def test_llama_features_are_none_without_a_server(monkeypatch, tmp_path):
+    monkeypatch.delenv("PADA_LLAMA_SERVER", raising=False)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert llama_build() is None and llama_cpu_features() is None
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@
 signatures and modules, robust calls, usage, mining, records). Nothing here knows about training.
 """
 
-from pada.agents.lm import LMHandle, TeacherLMs, build_lm, open_lms
 from pada.agents.records import (
     AgentFailure,
     Analysis,
@@ -17,9 +16,10 @@ from pada.agents.records import (
     read_jsonl,
     write_jsonl,
 )
-from pada.agents.robust import TeacherUnavailable
 from pada.agents.suite import DEFAULT_TASK, AgentSuite
-from pada.agents.usage import AgentUsage, TeacherBudgetExceeded, UsageMeter
+from pada.teacher.lm import LMHandle, TeacherLMs, build_lm, open_lms
+from pada.teacher.runner import TeacherUnavailable
+from pada.teacher.usage import AgentUsage, TeacherBudgetExceeded, UsageMeter
 
 __all__ = [
     "DEFAULT_TASK",

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from pada.agents.context import MAX_TOKENS, AgentContext, letter_and_text
-from pada.agents.lm import _get
 from pada.agents.modules import ErrorAnalysis
 from pada.agents.parsing import ParseError, format_options, nonempty
 from pada.agents.records import Analysis
 from pada.agents.signatures import first_int
 from pada.tasks.schema import EvalRecord
+from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from pada.agents.leakage import HeldOutGuard
 from pada.agents.records import AgentFailure
-from pada.agents.robust import AgentRunner
-from pada.agents.usage import UsageMeter
 from pada.tasks.schema import LETTERS
+from pada.teacher.runner import AgentRunner
+from pada.teacher.usage import UsageMeter
 
 T = TypeVar("T")
 U = TypeVar("U")

@@ -1,10 +1,12 @@
 """Data generation: new multiple-choice items from a strategy (PaDA) or from a training failure (LLM2LLM).
 
 Validation and test items never reach a generator: only the strategy (scrubbed of held-out sentences)
-and training items travel. Items come back one call at a time, ``items_per_call`` per call; each call
-has its own rollout and lists the questions already written as "avoid", and duplicates, copies of the
-examples and copies of held-out questions are dropped, so asking for K items gives K distinct ones. A
-dropped copy of an example joins the "avoid" list of the next call (a copy of held-out text never does).
+and training items travel. Items come back ``items_per_call`` per call; each call has its own rollout
+and lists the questions already written as "avoid", and duplicates, copies of the examples and copies
+of held-out questions are dropped, so asking for K items gives K distinct ones. A dropped copy of an
+example joins the "avoid" list of the next call (a copy of held-out text never does). On the
+training-error path one call takes up to ``items_per_call`` numbered failures and writes one item for
+each (LLM2LLM's one similar item per failed seed, several seeds per call).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import Any
 from pada.agents.analysis import failure_inputs
 from pada.agents.context import AgentContext
 from pada.agents.leakage import ngrams
-from pada.agents.lm import _get
 from pada.agents.modules import ErrorCorrectingGeneration, PatternGuidedGeneration
 from pada.agents.parsing import ParseError, format_item, to_mc_item
 from pada.agents.records import GeneratedItem, Strategy
+from pada.agents.signatures import first_int
 from pada.tasks.schema import EvalRecord, MCItem, normalize_text
+from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +179,84 @@ class Generator:
             ),
             [record.question],
         )
+
+    def from_train_errors(self, records: Sequence[EvalRecord]) -> list[GeneratedItem]:
+        """One new item for each training failure, all in one call (see :meth:`from_train_error`).
+
+        The answer's items name the failure they are based on; an item without a valid number goes to
+        the first failure still without one. Failures left without an item are simply missing from
+        the result (the loop asks them again).
+        """
+        for r in records:
+            if r.split != "train":  # validation and test items never reach a generator
+                raise ValueError(
+                    f"generate_from_train_errors takes training failures only, got split={r.split!r}"
+                )
+        if len(records) <= 1:
+            return [g for r in records for g in self.from_train_error(r, 1)]
+        ctx = self.ctx
+        agent = "error_generation"
+        key = "train/" + ",".join(r.id for r in records)
+        with self._lock:
+            call = self._calls.get(key, 0)
+            self._calls[key] = call + 1
+        failures = "\n\n".join(
+            f"Failure {i}:\nQuestion: {f['question']}\nOptions:\n{f['options']}\n"
+            f"Correct: {f['correct_answer']}\nStudent answered: {f['student_answer']}"
+            for i, f in enumerate((failure_inputs(r) for r in records), start=1)
+        )
+
+        def parse(pred: Any) -> list[tuple[Any, MCItem]]:
+            items, bad = [], 0
+            for raw in list(pred.questions or [])[: len(records) + 2]:
+                try:
+                    items.append((first_int(getattr(raw, "failure", 0)), to_mc_item(raw, "pending")[0]))
+                except ParseError:
+                    bad += 1
+            if bad:
+                ctx.usage.count(agent, parse_failures=bad)
+            if not items:
+                raise ParseError("no valid item in the answer")
+            return items
+
+        lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * len(records))
+        base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
+        if base > 0 and call:
+            lm_kwargs["temperature"] = min(max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * call)
+        outcome = ctx.teacher.run(
+            agent,
+            f"{key}/call{call}",
+            self.error_module.batch,
+            {"task": ctx.task, "failures": failures, "avoid": "(none)", "n": len(records)},
+            parse,
+            lm_kwargs=lm_kwargs,
+        )
+        ctx.record(outcome.failure)
+        owner: dict[int, MCItem] = {}
+        loose: list[MCItem] = []
+        for number, item in outcome.value or []:
+            i = number - 1 if isinstance(number, int) else -1
+            if 0 <= i < len(records) and i not in owner:
+                owner[i] = item
+            else:
+                loose.append(item)
+        for i in range(len(records)):
+            if i not in owner and loose:
+                owner[i] = loose.pop(0)
+        out = []
+        for i in sorted(owner):
+            record, item = records[i], owner[i]
+            why = self._why_not_new(item, [record.question])
+            if why:
+                ctx.usage.count(agent, dropped=1)
+                log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
+                continue
+            target = f"the same knowledge as this training question: {record.question}"
+            make = self._maker(
+                "train_error", record.id, lambda _, t=target: t, {"path": "train_error", "origin": record.id}
+            )
+            out.append(make(item, "", outcome.rollout, {}))
+        return out
 
     @staticmethod
     def _maker(path: str, origin: str, target: Callable[[dict[str, Any]], str], meta: dict[str, Any]) -> Make:

@@ -1,9 +1,18 @@
-"""Quality control: the judge answers each generated item blind, then checks it against six criteria.
+"""Quality control: the judge answers each generated item blind, in one forward pass, and scores it.
 
-Checks: the blind answer matches the label (``answer_matches``), the label is correct
-(``answer_correct``) and the only correct option (``answer_unique``), the item exercises its pattern or
-source error (``fits_target``), it is clear and self-contained (``clear``), and it states nothing false
-(``factual``). The verdict accepts an item only when all pass; its score is the share that pass.
+The blind answer is scored, not written: one call asks for a single token, the option letter, with
+its log-probabilities (:mod:`pada.teacher.scoring`), and the judge's probability for the labelled
+option becomes the verdict's score. An item is endorsed when the judge's own best option is the label;
+the gate then also wants the score at or above ``quality_gate.judge_threshold``. An LM that returns no
+log-probabilities (``<role>.logprobs: false``, or a provider that drops them) decodes a short blind
+answer instead, whose score is 1 or 0.
+
+Written checks (``quality_gate.judge_checks``) add a second call per item: the labelled answer is
+correct (``answer_correct``) and the only correct option (``answer_unique``), the item exercises its
+pattern or source error (``fits_target``), it is clear (``clear``) and it states nothing false
+(``factual``). They are off by default: on the embedded teacher the calibration
+(``python -m pada.calibrate``) found that they reject good items without catching mislabelled ones
+that the scored solve lets through (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,10 +21,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pada.agents.context import MAX_TOKENS, AgentContext, letter_and_text
-from pada.agents.modules import QualityJudge
+from pada.agents.modules import OptionScorer, QualityJudge
 from pada.agents.parsing import ParseError, format_options, parse_letter
 from pada.agents.records import GeneratedItem, Verdict
 from pada.tasks.schema import LETTERS
+from pada.teacher.scoring import best_option, option_probabilities
 
 CHECKS = ("answer_correct", "answer_unique", "fits_target", "clear", "factual")
 REASONS = {
@@ -27,37 +37,90 @@ REASONS = {
     "factual": "the item states something false",
 }
 
+#: A blind solve: the judge's best letter and its probability for each option (``{}``: decoded).
+Solve = tuple[str, dict[str, float]]
+
 
 class Judge:
-    """Runs :class:`~pada.agents.modules.QualityJudge` on the judge LM."""
+    """Scores items on the judge LM (and runs the written checks when asked to).
 
-    def __init__(self, ctx: AgentContext) -> None:
+    Args:
+        ctx: The suite's shared state.
+        checks: Also ask for the written verdict (``quality_gate.judge_checks``).
+    """
+
+    def __init__(self, ctx: AgentContext, checks: bool = False) -> None:
         self.ctx = ctx
+        self.checks = checks
         self.module = QualityJudge()
+        self.scorer = OptionScorer()
 
     def __call__(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
         """One verdict per item, in order (see :meth:`AgentSuite.judge`)."""
         runner = self.ctx.judge
-        # All blind answers first, then all checks: consecutive calls share their prompt prefix.
-        blind = self.ctx.map(runner, self._solve, items)
-        return self.ctx.map(runner, lambda pair: self._check(*pair), list(zip(items, blind, strict=True)))
+        solves = self.ctx.map(runner, self.solve, [g.item for g in items])
+        if not self.checks:
+            return [self._verdict(g, solve) for g, solve in zip(items, solves, strict=True)]
+        return self.ctx.map(runner, lambda pair: self._check(*pair), list(zip(items, solves, strict=True)))
 
-    def _solve(self, g: GeneratedItem) -> str:
+    def solve(self, item: Any) -> Solve:
+        """The judge's blind answer to a multiple-choice item: ``(letter, {letter: probability})``.
+
+        ``("", {})`` when it could not answer (recorded as a failure).
+        """
         runner = self.ctx.judge
-        outcome = runner.run(
-            "judge_solve",
-            f"solve/{g.id}",
-            self.module.solve,
-            {"question": g.item.question, "options": format_options(g.item.choices)},
-            lambda p: LETTERS[parse_letter(p.answer, g.item.choices)],
-            lm_kwargs=self.ctx.cap(runner, MAX_TOKENS["judge_solve"]),
-        )
+        n = len(item.choices)
+        inputs = {"question": item.question, "options": format_options(item.choices)}
+        if runner.handle.logprobs:
+
+            def parse_scored(pred: Any) -> Solve:
+                probs = option_probabilities(pred.logprobs, n)
+                if probs is None:  # no log-probabilities came back: read the decoded letter
+                    return LETTERS[parse_letter(pred.text, item.choices)], {}
+                return best_option(probs)[0], probs
+
+            outcome = runner.run("judge_solve", f"score/{item.id}", self.scorer, inputs, parse_scored)
+        else:
+            outcome = runner.run(
+                "judge_solve",
+                f"solve/{item.id}",
+                self.module.solve,
+                inputs,
+                lambda p: (LETTERS[parse_letter(p.answer, item.choices)], {}),
+                lm_kwargs=self.ctx.cap(runner, MAX_TOKENS["judge_solve"]),
+            )
         self.ctx.record(outcome.failure)
-        return outcome.value or ""
+        return outcome.value or ("", {})
 
-    def _check(self, g: GeneratedItem, blind: str) -> Verdict:
-        runner = self.ctx.judge
+    @staticmethod
+    def _verdict(
+        g: GeneratedItem, solve: Solve, more: dict[str, bool] | None = None, said: str = ""
+    ) -> Verdict:
+        blind, probs = solve
         label = g.item.answer_letter
+        checks: dict[str, bool] = {"answer_matches": blind == label, **(more or {})}
+        score = probs.get(label, 0.0) if probs else float(blind == label)
+        reasons = [
+            REASONS[k].format(judge=blind or "nothing", label=label) for k, ok in checks.items() if not ok
+        ]
+        if probs and not checks["answer_matches"]:
+            reasons[0] += f" (p={probs.get(blind, 0.0):.2f}; the label's p={score:.2f})"
+        if said:
+            reasons.append(said)
+        return Verdict(
+            item_id=g.id,
+            accepted=all(checks.values()),
+            score=round(score, 4),
+            reasons=reasons,
+            judge_answer=blind,
+            checks=checks,
+            failed=not blind,
+            probabilities={k: round(v, 4) for k, v in probs.items()},
+        )
+
+    def _check(self, g: GeneratedItem, solve: Solve) -> Verdict:
+        runner = self.ctx.judge
+        blind = solve[0]
 
         def parse(pred: Any) -> tuple[dict[str, bool], str]:
             checks = {}
@@ -75,7 +138,7 @@ class Judge:
             {
                 "question": g.item.question,
                 "options": format_options(g.item.choices),
-                "labelled_answer": letter_and_text(label, g.item.choices),
+                "labelled_answer": letter_and_text(g.item.answer_letter, g.item.choices),
                 "your_answer": letter_and_text(blind, g.item.choices) if blind else "(could not answer)",
                 "target": g.target[:600],
             },
@@ -83,30 +146,11 @@ class Judge:
             lm_kwargs=self.ctx.cap(runner, MAX_TOKENS["judge"]),
         )
         self.ctx.record(outcome.failure)
-        checks: dict[str, bool] = {"answer_matches": blind == label}
         if outcome.value is None:
             error = outcome.failure.error if outcome.failure else "no answer"
-            return Verdict(
-                item_id=g.id,
-                accepted=False,
-                score=0.0,
-                reasons=[f"the judge's checks could not be parsed ({error})"],
-                judge_answer=blind,
-                checks=checks,
-                failed=True,
-            )
+            verdict = self._verdict(g, solve)
+            verdict.accepted, verdict.failed = False, True
+            verdict.reasons.append(f"the judge's checks could not be parsed ({error})")
+            return verdict
         more, said = outcome.value
-        checks.update(more)
-        reasons = [
-            REASONS[k].format(judge=blind or "nothing", label=label) for k, ok in checks.items() if not ok
-        ]
-        if said:
-            reasons.append(said)
-        return Verdict(
-            item_id=g.id,
-            accepted=all(checks.values()),
-            score=sum(checks.values()) / len(checks),
-            reasons=reasons,
-            judge_answer=blind,
-            checks=checks,
-        )
+        return self._verdict(g, solve, more, said)

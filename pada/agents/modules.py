@@ -3,7 +3,7 @@
 Plain :class:`dspy.Predict` throughout, not ``ChainOfThought``: on the embedded teacher every output
 token costs ~30 ms, and the signatures already ask for the reasoning that matters as output fields.
 The modules know nothing of retries, budgets or files; :class:`pada.agents.suite.AgentSuite` drives
-them through :class:`pada.agents.robust.AgentRunner`.
+them through :class:`pada.teacher.runner.AgentRunner`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import dspy
 
 from pada.agents.signatures import (
     BatchErrorAnalysisSig,
+    BatchErrorCorrectingGenerationSig,
     ErrorAnalysisSig,
     ErrorCorrectingGenerationSig,
     JudgeSig,
@@ -21,6 +22,7 @@ from pada.agents.signatures import (
     StrategyDraftSig,
     TopicPlanSig,
 )
+from pada.teacher.scoring import TOP_LOGPROBS
 
 
 class ErrorAnalysis(dspy.Module):
@@ -99,11 +101,16 @@ class PatternGuidedGeneration(dspy.Module):
 
 
 class ErrorCorrectingGeneration(dspy.Module):
-    """New items exercising the skill behind one training failure (the LLM2LLM path)."""
+    """New items exercising the skill behind training failures (the LLM2LLM path).
+
+    ``forward`` writes ``n`` items for one failure; ``batch`` writes one item for each of several
+    numbered failures in one call.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.generate = dspy.Predict(ErrorCorrectingGenerationSig)
+        self.batch = dspy.Predict(BatchErrorCorrectingGenerationSig)
 
     def forward(
         self,
@@ -125,6 +132,30 @@ class ErrorCorrectingGeneration(dspy.Module):
             avoid=avoid or "(none)",
             n=n,
         )
+
+
+class OptionScorer(dspy.Module):
+    """The judge's blind solve as one forward pass: one answer token and its log-probabilities.
+
+    No Signature and no adapter: the answer is a single letter, so the prompt asks for exactly that,
+    and the option probabilities come from the alternatives at that token
+    (:func:`pada.teacher.scoring.option_probabilities`). The call goes through the configured
+    ``dspy.LM`` like every other (its cache, history and usage accounting included).
+    """
+
+    INSTRUCTION = "Answer the multiple-choice question with the letter of the correct option only."
+
+    def forward(self, question: str, options: str) -> dspy.Prediction:
+        """Score the options of one question; ``text`` is the decoded token, ``logprobs`` its alternatives."""
+        lm = dspy.settings.lm
+        messages = [
+            {"role": "system", "content": self.INSTRUCTION},
+            {"role": "user", "content": f"Question: {question}\nOptions:\n{options}\nAnswer:"},
+        ]
+        [out] = lm(messages=messages, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
+        if isinstance(out, str):
+            return dspy.Prediction(text=out, logprobs=None)
+        return dspy.Prediction(text=out.get("text") or "", logprobs=out.get("logprobs"))
 
 
 class QualityJudge(dspy.Module):

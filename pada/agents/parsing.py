@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pada.tasks.schema import LETTERS, MCItem, normalize_text
+from pada.teacher.runner import ParseError
 
-
-class ParseError(ValueError):
-    """An answer that does not fit the agent's contract (counted as a parse failure)."""
+__all__ = ["ParseError"]  # re-exported: the agents raise it from here
 
 
 # "A) x", "(b) x", "C. x", "D: x", "E - x", "<A> x", "[B] x"; not "U.S. Navy" or "A cat".

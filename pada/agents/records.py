@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pada.tasks.schema import MCItem
+from pada.teacher.runner import AgentFailure
+
+__all__ = ["AgentFailure"]  # re-exported: agents and the loop read failures from here
 
 
 @dataclass
@@ -242,13 +245,17 @@ class Verdict:
 
     Attributes:
         item_id: The judged item.
-        accepted: Whether the judge accepts it (every check passed).
-        score: Share of checks passed, in [0, 1].
-        reasons: Why (one line per failed check, plus the judge's own words).
+        accepted: Whether the judge endorses it: its own best option is the label, and every written
+            check (``quality_gate.judge_checks``) passed. The gate also wants ``score`` at or above
+            ``quality_gate.judge_threshold``.
+        score: The probability the judge, answering blind, gives the labelled option (1 or 0 when it
+            decoded its answer instead of scoring the options).
+        reasons: Why not (one line per failed check, plus the judge's own words).
         judge_answer: The letter the judge chose answering the item blind (``""`` if it could not).
-        checks: The individual checks: ``answer_matches`` (blind answer = label), ``answer_correct``,
-            ``answer_unique``, ``fits_target``, ``clear``, ``factual``.
+        checks: The individual checks: ``answer_matches`` (blind answer = label) and, with written
+            checks, ``answer_correct``, ``answer_unique``, ``fits_target``, ``clear``, ``factual``.
         failed: True when the judge's output could not be parsed (the item is then rejected).
+        probabilities: The judge's probability for each option letter (empty when it decoded).
     """
 
     item_id: str
@@ -258,6 +265,7 @@ class Verdict:
     judge_answer: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
     failed: bool = False
+    probabilities: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -265,32 +273,6 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
-
-
-@dataclass
-class AgentFailure:
-    """An agent call that produced nothing usable after its bounded retries.
-
-    Attributes:
-        agent: The agent's name (``error_analysis``, ``generation``...).
-        key: What it was working on (an item id, a strategy id...).
-        error: The last error, one line.
-        attempts: How many tries were made.
-    """
-
-    agent: str
-    key: str
-    error: str
-    attempts: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AgentFailure:
         """Inverse of :meth:`to_dict`."""
         return cls(**d)
 

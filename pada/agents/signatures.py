@@ -31,14 +31,14 @@ class MCQuestion(BaseModel):
 
     # The docstring goes into the prompt's JSON schema: keep it short. Fields are lenient (defaults,
     # coercion) so that one malformed item does not invalidate its siblings; to_mc_item() in
-    # pada.agents.parsing then validates each item on its own.
+    # pada.agents.parsing then validates each item on its own. No rationale: the judge solves each
+    # item itself, and ~20 tokens per item saved are ~2 s per item on two CPU cores.
 
     question: str = Field(default="", description="the question, self-contained")
     options: list[str] = Field(default_factory=list, description="an answer option, text only")
     answer: str = Field(default="", description="the letter of the correct option (A, B, C...)")
-    rationale: str = Field(default="", description="why that option is correct (at most 15 words)")
 
-    _coerce_text = field_validator("question", "answer", "rationale", mode="before")(_text)
+    _coerce_text = field_validator("question", "answer", mode="before")(_text)
 
     @field_validator("options", mode="before")
     @classmethod
@@ -50,6 +50,14 @@ class MCQuestion(BaseModel):
         if isinstance(value, list):
             return [_text(v) for v in value]
         return value
+
+
+class SimilarQuestion(MCQuestion):
+    """A new multiple-choice question based on one numbered failed question."""
+
+    failure: int = Field(default=0, description="the number of the failed question it is based on")
+
+    _coerce_int = field_validator("failure", mode="before")(first_int)
 
 
 class FailureAnalysis(BaseModel):
@@ -170,6 +178,20 @@ class ErrorCorrectingGenerationSig(dspy.Signature):
     avoid: str = dspy.InputField(desc="questions already written: write different ones")
     n: int = dspy.InputField(desc="how many questions to write")
     questions: list[MCQuestion] = dspy.OutputField(desc="the new questions")
+
+
+class BatchErrorCorrectingGenerationSig(dspy.Signature):
+    """For each numbered failed training question, write one new question exercising the same skill.
+
+    Write different questions, not rewordings, and never repeat a question listed under avoid. Each
+    question has exactly one correct option.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    failures: str = dspy.InputField(desc="numbered failed questions: options, correct and student's answer")
+    avoid: str = dspy.InputField(desc="questions already written: write different ones")
+    n: int = dspy.InputField(desc="how many questions to write: one per failed question")
+    questions: list[SimilarQuestion] = dspy.OutputField(desc="one new question per failed question")
 
 
 class SolveSig(dspy.Signature):

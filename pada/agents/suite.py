@@ -15,16 +15,16 @@
 
 Nothing here raises on a bad answer: what could not be parsed after the bounded retries is recorded in
 :attr:`AgentSuite.failures` and counted in :attr:`AgentSuite.usage`. Only a spent budget
-(:class:`~pada.agents.usage.TeacherBudgetExceeded`) or an unusable LM
-(:class:`~pada.agents.robust.TeacherUnavailable`) stops the run.
+(:class:`~pada.teacher.usage.TeacherBudgetExceeded`) or an unusable LM
+(:class:`~pada.teacher.runner.TeacherUnavailable`) stops the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pada.agents.analysis import ErrorAnalyst
 from pada.agents.context import AgentContext
@@ -32,7 +32,6 @@ from pada.agents.embedder import Embedder
 from pada.agents.generation import Generator
 from pada.agents.judging import Judge
 from pada.agents.leakage import HeldOutGuard
-from pada.agents.lm import LMHandle, _get, open_lms
 from pada.agents.mining import mine_patterns
 from pada.agents.patterns import PatternWriter
 from pada.agents.records import (
@@ -44,9 +43,12 @@ from pada.agents.records import (
     Strategy,
     Verdict,
 )
-from pada.agents.robust import AgentRunner
-from pada.agents.usage import UsageMeter
 from pada.tasks.schema import EvalRecord, MCItem
+from pada.teacher.lm import LMHandle, _get, open_lms
+from pada.teacher.runner import AgentRunner
+from pada.teacher.usage import UsageMeter
+
+T = TypeVar("T")
 
 DEFAULT_TASK = (
     "Multiple-choice science questions (grade school to high school); the student picks one option."
@@ -67,6 +69,8 @@ class AgentSuite:
         seed: Seeds rollout ids and sub-sampling.
         keep_prompts: Keep every prompt sent (see :attr:`prompts`).
         guard_ngram: n of the word n-grams that detect held-out text in patterns and strategies.
+        judge_checks: The judge also writes a verdict on each item (``quality_gate.judge_checks``);
+            by default it only scores the options blind.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class AgentSuite:
         seed: int = 0,
         keep_prompts: bool = False,
         guard_ngram: int = 6,
+        judge_checks: bool = False,
     ) -> None:
         usage = UsageMeter({"teacher": teacher.budget, **({"judge": judge.budget} if judge else {})})
         teacher_runner = AgentRunner(teacher, usage, seed=seed, keep_prompts=keep_prompts)
@@ -92,7 +97,7 @@ class AgentSuite:
         self._analyst = ErrorAnalyst(self.ctx, self.pattern_mining)
         self._patterns = PatternWriter(self.ctx)
         self._generator = Generator(self.ctx, generation)
-        self._judge = Judge(self.ctx)
+        self._judge = Judge(self.ctx, checks=judge_checks)
 
     @classmethod
     @contextlib.contextmanager
@@ -107,6 +112,7 @@ class AgentSuite:
         task: str = DEFAULT_TASK,
         seed: int = 0,
         keep_prompts: bool = False,
+        judge_checks: bool = False,
     ) -> Iterator[AgentSuite]:
         """Build the suite from configs; start (and finally stop) the local teacher if there is one.
 
@@ -120,6 +126,7 @@ class AgentSuite:
             task: One sentence describing the task.
             seed: The run's seed.
             keep_prompts: Keep every prompt sent.
+            judge_checks: The judge also writes a verdict per item.
 
         Yields:
             The suite.
@@ -134,6 +141,7 @@ class AgentSuite:
                 task=task,
                 seed=seed,
                 keep_prompts=keep_prompts,
+                judge_checks=judge_checks,
             )
 
     # ------------------------------------------------------------------ bookkeeping
@@ -250,11 +258,35 @@ class AgentSuite:
         """
         return self._generator.from_train_error(record, n)
 
-    def judge(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
-        """Judge each item: answer it blind, then check label, uniqueness, fit, clarity and facts.
+    def generate_from_train_errors(self, records: Sequence[EvalRecord]) -> list[GeneratedItem]:
+        """One new item for each of several training failures, in one call (the batched LLM2LLM path).
 
-        The verdict accepts an item only when every check passes; its score is the share of checks
-        passed. An item whose checks cannot be parsed is rejected with ``failed=True``.
+        Args:
+            records: Failed training items' evaluation records (one call for all of them).
+
+        Returns:
+            At most one item per failure, with provenance (``path="train_error"``, ``origin`` = the
+            failure's id); a failure whose item was unusable has none.
+
+        Raises:
+            ValueError: A record is not from the training split.
+        """
+        return self._generator.from_train_errors(records)
+
+    def in_parallel(self, tasks: Sequence[Callable[[], list[T]]]) -> list[T]:
+        """Run independent generation requests side by side, up to the teacher's ``concurrency``.
+
+        Each task is a function of no arguments returning a list (e.g. one strategy's items); the
+        lists are concatenated in task order, so the result does not depend on timing.
+        """
+        return [x for part in self.ctx.map(self.ctx.teacher, lambda task: task(), list(tasks)) for x in part]
+
+    def judge(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
+        """Judge each item: score its options blind in one forward pass (and write checks if asked).
+
+        The verdict endorses an item when the judge's own best option is the label (and every written
+        check passes); its score is the judge's probability for the label. An item the judge could
+        not answer is rejected with ``failed=True``.
 
         Returns:
             One verdict per item, in order.

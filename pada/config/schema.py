@@ -72,7 +72,10 @@ class LMConfig:
 
     ``provider``: ``local`` (the embedded llama.cpp model), ``openai_compatible`` (``api_base`` +
     ``model``), ``openai``, ``anthropic`` or ``bedrock``. Keys are read from the environment variable
-    named by ``api_key_env``, never from config.
+    named by ``api_key_env``, never from config. ``concurrency`` is how many calls are in flight at
+    once; for ``local`` it is also the server's slot count (continuous batching). ``server_binary``
+    and ``server_args`` (``local`` only) name the ``llama-server`` to run and add arguments to it.
+    ``logprobs``: whether the endpoint returns token log-probabilities (``null``: by provider).
     """
 
     provider: str = "local"
@@ -84,9 +87,11 @@ class LMConfig:
     timeout_s: float = 120.0
     num_retries: int = 3
     concurrency: int = 1
-    backend: str = "server"
     n_ctx: int = 4096
     n_threads: int | None = None
+    server_binary: str | None = None
+    server_args: list[str] = field(default_factory=list)
+    logprobs: bool | None = None
     cache: bool = True
 
 
@@ -128,10 +133,15 @@ class GenerationConfig:
 
 @dataclass
 class QualityGateConfig:
-    """The quality-control agent's thresholds and the structural / duplicate / leakage checks."""
+    """The quality-control agent's thresholds and the structural / duplicate / leakage checks.
+
+    ``judge_threshold`` is the least probability the judge, solving blind, must give the labelled
+    option (which must also be its best one); ``judge_checks`` adds the judge's written verdict.
+    """
 
     enabled: bool = True
     judge_threshold: float = 0.5
+    judge_checks: bool = False
     dedup_threshold: float = 0.92
     decontam_ngram: int = 8
     decontam_ngram_threshold: float = 0.5

@@ -50,8 +50,6 @@ def _lm_checks(cfg: DictConfig, group: str) -> None:
     _check(cfg, f"{group}.timeout_s", lambda v: v > 0, "a positive number of seconds")
     _check(cfg, f"{group}.num_retries", lambda v: v >= 0, "an integer >= 0")
     _check(cfg, f"{group}.concurrency", lambda v: v >= 1, "an integer >= 1")
-    if lm.provider == "local" and lm.backend not in ("server", "in_process", "batched"):
-        _fail(f"{group}.backend", lm.backend, "server, in_process or batched")
     if lm.provider in KEY_REQUIRED and cfg.method.name != "sft":
         env = lm.api_key_env
         if not env or not os.environ.get(env):

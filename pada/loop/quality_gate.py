@@ -34,27 +34,16 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-#: Judge checks that no score can outweigh: a wrong or ambiguous label makes an item harmful.
-CRITICAL_CHECKS = ("answer_correct", "answer_unique")
-
-
 def judge_score(verdict: Any) -> float:
-    """The judge's score in [0, 1] (share of checks passed), or 0 when the label is not endorsed.
+    """The judge's score in [0, 1]: its probability for the label, or 0 when it does not endorse the item.
 
-    The label is endorsed when the judge, answering blind, chose the labelled option
-    (``answer_matches``), or else when it says the label is correct and the only correct option
-    (:data:`CRITICAL_CHECKS`). An independent solve is the stronger evidence: the embedded 1.5B judge
-    reported "another option is also correct" for 10 of the 12 items whose label it had just chosen
-    itself, clear single-answer items included (docs/method.md), so its self-report alone would
-    reject nearly everything. Without a blind solve, or when it disagrees, both self-reported checks
-    must pass.
+    The judge endorses an item when its own best option, answering blind, is the labelled one (and,
+    with ``quality_gate.judge_checks``, every written check passed). An independent solve is the
+    evidence that counts: the embedded 1.5B judge reported "another option is also correct" for 10 of
+    the 12 items whose label it had just chosen itself (docs/method.md), so a self-report alone is
+    not trusted.
     """
-    checks = getattr(verdict, "checks", {}) or {}
-    if getattr(verdict, "failed", False):
-        return 0.0
-    solved_blind = checks.get("answer_matches") is True
-    said_so = all(checks.get(c) is not False for c in CRITICAL_CHECKS)
-    if not (solved_blind or said_so):
+    if getattr(verdict, "failed", False) or not getattr(verdict, "accepted", False):
         return 0.0
     return float(verdict.score)
 
@@ -124,6 +113,7 @@ class QualityGate:
         self._protected_vecs = embed([item_text(i) for i in protected]) if protected else np.zeros((0, 1))
         # An inverted index from n-gram to the protected items holding it keeps the overlap check
         # linear in the candidate's length rather than in the size of validation + test.
+        self._vec_cache: dict[str, np.ndarray] = {}
         self._protected_grams: dict[tuple[str, ...], set[int]] = {}
         for idx, item in enumerate(protected):
             for gram in ngrams(item_text(item), cfg.decontam_ngram):
@@ -154,6 +144,38 @@ class QualityGate:
                 )
         return reasons
 
+    def prescreen(self, items: Sequence[MCItem]) -> list[list[str]]:
+        """The checks that need no judge, so that only items that pass them cost a judge call.
+
+        Structure, an exact or near duplicate of a known item, contamination; an item's duplicates
+        among the other candidates are found later, by :meth:`check`, which knows which of them
+        were accepted.
+
+        Returns:
+            The reasons to reject each item (empty: it may go to the judge), in order.
+        """
+        vecs = self._vectors(items)
+        out = []
+        for item in items:
+            text = item_text(item)
+            reasons = structural_problems(item, self.cfg)
+            exact = self._known_exact.get(normalize_text(text))
+            if exact is not None:
+                reasons.append(f"duplicate: identical to {exact}")
+            else:
+                reasons.extend(self._near_duplicate(vecs[item.id], [], []))
+            reasons.extend(self._contamination(text, vecs[item.id]))
+            out.append(reasons)
+        return out
+
+    def _vectors(self, items: Sequence[MCItem]) -> dict[str, np.ndarray]:
+        # Each candidate is embedded once, whether prescreen, check or both look at it.
+        missing = [i for i in items if i.id not in self._vec_cache]
+        if missing:
+            for item, vec in zip(missing, self.embed([item_text(i) for i in missing]), strict=True):
+                self._vec_cache[item.id] = vec
+        return {i.id: self._vec_cache[i.id] for i in items}
+
     def check(
         self, items: Sequence[MCItem], judge_scores: dict[str, tuple[float, list[str]]] | None = None
     ) -> list[GateDecision]:
@@ -163,30 +185,35 @@ class QualityGate:
             items: Candidate synthetic items, in the order they should be considered.
             judge_scores: ``{item id: (score in [0, 1], reasons)}`` from the judge; ``None`` skips
                 the judge (the ``pada_no_quality_gate`` ablation still removes exact duplicates
-                and contamination, which are about validity of the experiment, not quality).
+                and contamination, which are about validity of the experiment, not quality). An
+                item without a score that a cheaper check rejects was never sent to the judge.
 
         Returns:
             One decision per item, in order.
         """
         decisions = []
-        vecs = self.embed([item_text(i) for i in items]) if items else np.zeros((0, 1))
+        vecs = self._vectors(items)
         accepted_vecs: list[np.ndarray] = []
         accepted_ids: list[str] = []
-        for item, vec in zip(items, vecs, strict=True):
+        for item in items:
+            vec = vecs[item.id]
             text = item_text(item)
             reasons = structural_problems(item, self.cfg)
-            if judge_scores is not None:
-                score, why = judge_scores.get(item.id, (0.0, ["no verdict from the judge"]))
-                if score < self.cfg.judge_threshold:
-                    reasons.append(
-                        f"judge: score {score:.2f} < {self.cfg.judge_threshold}: " + "; ".join(why)
-                    )
             exact = self._known_exact.get(normalize_text(text))
             if exact is not None:
                 reasons.append(f"duplicate: identical to {exact}")
             else:
                 reasons.extend(self._near_duplicate(vec, accepted_vecs, accepted_ids))
             reasons.extend(self._contamination(text, vec))
+            if judge_scores is not None:
+                if item.id in judge_scores:
+                    score, why = judge_scores[item.id]
+                    if score < self.cfg.judge_threshold:
+                        reasons.append(
+                            f"judge: score {score:.2f} < {self.cfg.judge_threshold}: " + "; ".join(why)
+                        )
+                elif not reasons:
+                    reasons.append("judge: no verdict from the judge")
             ok = not reasons
             decisions.append(GateDecision(item.id, ok, reasons))
             if ok:

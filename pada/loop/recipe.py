@@ -225,6 +225,7 @@ class PadaRecipe:
                     run_dir=self.folder.root,
                     task=task,
                     seed=self.cfg.seed,
+                    judge_checks=bool(self.cfg.quality_gate.judge_checks),
                 )
             )
             # Validation and test questions may never reach a generator.
@@ -412,8 +413,10 @@ class PadaRecipe:
         queue = list(train_failures)  # failures not asked yet, then those whose item was rejected
         exemplars = self._exemplars(t)
         progress = Progress(f"round {t}: accepted synthetic items", sum(quota.values()))
+        per_call = max(1, int(self.cfg.generation.items_per_call))
+        agents = self.agents
         for attempt in range(self.cfg.generation.max_attempts):
-            batch = []
+            tasks: list[Callable[[], list[Any]]] = []
             need = quota["pattern"] - accepted["pattern"]
             if need > 0:
                 for strategy, n in zip(strategies, proportional(need, weights), strict=True):
@@ -422,22 +425,32 @@ class PadaRecipe:
                         tagged = (
                             replace(strategy, id=f"{strategy.id}/attempt{attempt}") if attempt else strategy
                         )
-                        batch += self.agents.generate_from_strategy(tagged, exemplars, n)
+                        tasks.append(lambda s=tagged, n=n: agents.generate_from_strategy(s, exemplars, n))
                         requested += n
             need = quota["train_error"] - accepted["train_error"]
-            if need > 0:
-                seeds, queue = queue[:need], queue[need:]
-                for record in seeds:
-                    batch += self.agents.generate_from_train_error(record, n=1)
-                requested += len(seeds)
-            else:
-                seeds = []
+            seeds, queue = (queue[:need], queue[need:]) if need > 0 else ([], queue)
+            for i in range(0, len(seeds), per_call):  # several failures per call, one item each
+                tasks.append(lambda chunk=seeds[i : i + per_call]: agents.generate_from_train_errors(chunk))
+            requested += len(seeds)
+            # Strategies and chunks of failures are independent: their calls run side by side.
+            batch = agents.in_parallel(tasks)
             if not batch:
                 break
-            verdicts = self.agents.judge(batch) if self.method.quality_gate else None
-            scores = {v.item_id: (judge_score(v), v.reasons) for v in verdicts} if verdicts else None
-            decisions = self.gate.check([g.item for g in batch], scores)
-            for g, d, v in zip(batch, decisions, verdicts or [None] * len(batch), strict=True):
+            items = [g.item for g in batch]
+            verdicts: dict[str, Any] = {}
+            if self.method.quality_gate:
+                # Only what passes the cheap checks costs a judge call.
+                screened = self.gate.prescreen(items)
+                to_judge = [g for g, reasons in zip(batch, screened, strict=True) if not reasons]
+                verdicts = {v.item_id: v for v in agents.judge(to_judge)}
+            scores = (
+                {i: (judge_score(v), v.reasons) for i, v in verdicts.items()}
+                if self.method.quality_gate
+                else None
+            )
+            decisions = self.gate.check(items, scores)
+            for g, d in zip(batch, decisions, strict=True):
+                v = verdicts.get(g.id)
                 over = d.accepted and accepted[g.path] >= quota[g.path]
                 if over:
                     d = GateDecision(d.item_id, False, ["budget: the path's quota was already filled"])

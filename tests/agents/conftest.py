@@ -8,26 +8,29 @@ Every request is kept, so tests can read exactly what reached the LM.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
 import dspy
 import pytest
-from dspy.lm15 import Message, Request, Response, TextPart, Usage
+from dspy.lm15 import Message, Request, Response, TextPart, TokenLogprob, TopLogprob, Usage
 
-from pada.agents.lm import LMHandle
 from pada.agents.suite import AgentSuite
-from pada.agents.usage import Budget
 from pada.tasks.schema import EvalRecord, MCItem
+from pada.teacher.lm import LMHandle
+from pada.teacher.usage import Budget
 
 # Output keys that identify each agent's prompt (checked in this order).
 AGENT_KEYS = [
+    ("score", "with the letter of the correct option only"),
     ("judge", '"answer_correct"'),
     ("batch_analysis", '"analyses"'),
     ("error_analysis", '"root_cause"'),
     ("pattern_summary", '"description"'),
     ("strategy_draft", '"what_to_write"'),
     ("error_generation", "[[ ## student_answer ## ]]"),
+    ("batch_error_generation", "numbered failed questions"),
     ("topic_plan", '"topics"'),
     ("pattern_generation", '"questions"'),
     ("solve", '"answer"'),
@@ -85,7 +88,9 @@ def default_answer(agent: str, user: str, call: int) -> str:
                 "count": "6 questions",
             }
         )
-    if agent in ("pattern_generation", "error_generation"):
+    if agent == "score":
+        return "B"
+    if agent in ("pattern_generation", "error_generation", "batch_error_generation"):
         n = int(field(user, "n"))
         items = [
             {
@@ -152,12 +157,23 @@ class ScriptedEngine:
             text = default_answer(agent, user, call)
         finish = "length" if text.endswith("<truncated>") else "stop"
         text = text.removesuffix("<truncated>")
+        logprobs = None
+        if request.config.logprobs and agent == "score" and not text.startswith("nologprobs:"):
+            # The scripted judge is sure of its letter: p = 0.95, the rest shared by the others.
+            top = [TopLogprob(token=text, logprob=math.log(0.95), bytes=None, token_id=None)] + [
+                TopLogprob(token=other, logprob=math.log(0.05 / 3), bytes=None, token_id=None)
+                for other in "ABCD"
+                if other != text
+            ]
+            logprobs = [TokenLogprob(token=text, logprob=math.log(0.95), bytes=None, token_id=None, top=top)]
+        text = text.removeprefix("nologprobs:")
         return Response(
             id=None,
             model="scripted",
             message=Message.assistant([TextPart(text)]),
             finish_reason=finish,
             usage=Usage(input_tokens=self.tokens[0], output_tokens=self.tokens[1]),
+            logprobs=logprobs,
         )
 
     def prompts(self, *agents: str) -> list[str]:

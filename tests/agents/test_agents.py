@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pada.agents.records import Analysis, Cluster, GeneratedItem, MiningResult, Pattern, Strategy
-from pada.agents.usage import Budget, TeacherBudgetExceeded
 from pada.tasks.schema import MCItem
+from pada.teacher.usage import Budget, TeacherBudgetExceeded
 
 from .conftest import ScriptedEngine, field, train_item, train_record, val_record
 
@@ -170,7 +170,7 @@ def test_generate_from_strategy_k_distinct(engine, make_suite):
     g = items[0]
     assert isinstance(g.item, MCItem) and g.item.source == "synthetic" and g.item.answer_letter == "B"
     assert g.path == "pattern" and g.origin == "strategy-pattern-0"
-    assert g.item.meta["pattern_id"] == "pattern-0" and g.item.meta["rationale"] == "Because beta."
+    assert g.item.meta["pattern_id"] == "pattern-0" and g.item.meta["rationale"] == ""  # compact schema
     # The judge will check the item against the strategy's skill and the call's topic.
     assert g.target == "w (topic: topic 0-0)" and g.item.meta["focus"] == "topic 0-0"
     assert engine.calls["pattern_generation"] == 3  # 3 + 3 + 1
@@ -316,10 +316,42 @@ def generated(question="Which planet is known as the red planet?", answer=1) -> 
     return GeneratedItem(item, "Mars looks red.", "pattern", "strategy-pattern-0", "planets")
 
 
-def test_judge_accepts_and_rejects(make_suite):
+def test_judge_scores_the_options_blind_in_one_call_each(make_suite):
+    judge = ScriptedEngine({"score": ["B", "A"]})
+    suite = make_suite(ScriptedEngine(), judge_engine=judge)
+    good, bad = suite.judge([generated(), generated("Which planet has rings we can see?", answer=1)])
+    assert good.accepted and good.judge_answer == "B" and good.checks == {"answer_matches": True}
+    others = len(generated().item.choices) - 1
+    assert good.score == pytest.approx(0.95 / (0.95 + 0.05 / 3 * others), abs=1e-3)
+    assert sum(good.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+    assert not bad.accepted and bad.judge_answer == "A" and not bad.failed
+    assert 0 < bad.score < 0.05  # its probability for the label B
+    assert any("chose A but the label is B" in r for r in bad.reasons)
+    # One forward pass per item on the judge LM, not the teacher; the prompt carries no label.
+    assert judge.calls == {"score": 2}
+    prompt = judge.prompts("score")[0]
+    assert "labelled" not in prompt and "Mars looks red" not in prompt and "Answer:" in prompt
+
+
+def test_judge_reads_the_decoded_letter_when_no_logprobs_come_back(make_suite):
+    judge = ScriptedEngine({"score": ["nologprobs:B"]})
+    suite = make_suite(ScriptedEngine(), judge_engine=judge)
+    [verdict] = suite.judge([generated()])
+    assert verdict.accepted and verdict.score == 1.0 and verdict.probabilities == {}
+
+
+def test_judge_without_logprobs_decodes_a_blind_answer(make_suite):
+    judge = ScriptedEngine({"solve": [json.dumps({"answer": "B"})]})
+    suite = make_suite(ScriptedEngine(), judge_engine=judge)
+    suite.ctx.judge.handle.logprobs = False
+    [verdict] = suite.judge([generated()])
+    assert verdict.accepted and verdict.score == 1.0 and set(judge.calls) == {"solve"}
+
+
+def test_judge_written_checks(make_suite):
     judge = ScriptedEngine(
         {
-            "solve": [json.dumps({"answer": "B"}), json.dumps({"answer": "A) Venus"})],
+            "score": ["B", "A"],
             "judge": [
                 None,
                 json.dumps(
@@ -335,9 +367,9 @@ def test_judge_accepts_and_rejects(make_suite):
             ],
         }
     )
-    suite = make_suite(ScriptedEngine(), judge_engine=judge)
+    suite = make_suite(ScriptedEngine(), judge_engine=judge, judge_checks=True)
     good, bad = suite.judge([generated(), generated("Which planet has rings we can see?", answer=1)])
-    assert good.accepted and good.score == 1.0 and good.judge_answer == "B" and good.checks["answer_matches"]
+    assert good.accepted and good.judge_answer == "B" and good.checks["answer_matches"]
     assert not bad.accepted and bad.judge_answer == "A"
     assert bad.checks == {
         "answer_matches": False,
@@ -347,14 +379,10 @@ def test_judge_accepts_and_rejects(make_suite):
         "clear": True,
         "factual": True,
     }
-    assert bad.score == pytest.approx(4 / 6)
     assert (
         any("chose A but the label is B" in r for r in bad.reasons) and "The label is wrong." in bad.reasons
     )
-    # The judge LM did the judging, not the teacher; the blind answer prompt carried no label.
-    assert set(judge.calls) == {"solve", "judge"}
-    solve_prompt = judge.prompts("solve")[0]
-    assert "labelled_answer" not in solve_prompt and "Mars looks red" not in solve_prompt
+    assert set(judge.calls) == {"score", "judge"}
 
 
 @pytest.mark.parametrize(
@@ -366,20 +394,20 @@ def test_judge_accepts_and_rejects(make_suite):
         "The item is fine.",
     ],
 )
-def test_judge_unparseable_is_a_failed_rejection(make_suite, bad):
+def test_judge_unparseable_checks_are_a_failed_rejection(make_suite, bad):
     judge = ScriptedEngine({"judge": [bad]})
-    suite = make_suite(ScriptedEngine(), judge_engine=judge, max_attempts=2)
+    suite = make_suite(ScriptedEngine(), judge_engine=judge, max_attempts=2, judge_checks=True)
     [verdict] = suite.judge([generated()])
     assert verdict.failed and not verdict.accepted and verdict.reasons
     assert suite.usage.agents["judge"].parse_failures == 2
 
 
 def test_judge_blind_answer_unparseable(make_suite):
-    judge = ScriptedEngine({"solve": ['{"answer": "Z"}']})
+    judge = ScriptedEngine({"score": ["nologprobs:Z"]})
     suite = make_suite(ScriptedEngine(), judge_engine=judge, max_attempts=2)
     [verdict] = suite.judge([generated()])
     assert not verdict.accepted and verdict.judge_answer == "" and not verdict.checks["answer_matches"]
-    assert suite.usage.agents["judge_solve"].parse_failures == 2
+    assert verdict.failed and suite.usage.agents["judge_solve"].parse_failures == 2
 
 
 # ---------------------------------------------------------------- budgets and usage
@@ -401,7 +429,7 @@ def test_token_budget(make_suite):
 def test_usage_tokens_and_cache_hits(make_suite):
     import dspy
 
-    from pada.agents.lm import dspy_cache_at
+    from pada.teacher.lm import dspy_cache_at
 
     with dspy_cache_at(None):
         dspy.cache.reset_memory_cache()
@@ -427,7 +455,7 @@ def normalize(text: str) -> str:
 def test_asking_again_gives_new_items_even_with_the_cache_on(make_suite):
     import dspy
 
-    from pada.agents.lm import dspy_cache_at
+    from pada.teacher.lm import dspy_cache_at
 
     with dspy_cache_at(None):
         dspy.cache.reset_memory_cache()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
 import dspy
 import pytest
 from omegaconf import OmegaConf
 
-from pada.agents import lm as lm_mod
-from pada.agents.lm import LOCAL_KEY, build_lm, dspy_cache_at, open_lms
-from pada.agents.local_server import LocalServer, LocalServerError, free_port
 from pada.errors import ConfigError
+from pada.teacher import lm as lm_mod
+from pada.teacher.lm import LOCAL_KEY, build_lm, dspy_cache_at, open_lms
+from pada.teacher.server import LlamaServer, LlamaServerError, find_binary, llama_env, running_servers
 
 PROVIDERS = ["local", "openai_compatible", "openai", "anthropic", "bedrock"]
 
@@ -52,7 +58,6 @@ def lm_cfg(**kw):
         timeout_s=30.0,
         num_retries=4,
         concurrency=5,
-        backend="server",
         n_ctx=4096,
         n_threads=None,
         cache=False,
@@ -109,56 +114,30 @@ def test_budgets_and_adapter_are_optional_keys():
         build_lm(lm_cfg(adapter="xml")).make_adapter()
 
 
-class FakeServer:
-    started: list[FakeServer] = []
-
-    def __init__(self, path, **kw):
-        self.path, self.kw, self.stopped = path, kw, False
-        self.api_base = f"http://127.0.0.1:{free_port()}/v1"
-
-    def __enter__(self):
-        FakeServer.started.append(self)
-        return self
-
-    def __exit__(self, *exc):
-        self.stopped = True
+def local_cfg(gguf, binary, **kw):
+    return lm_cfg(provider="local", model=str(gguf), api_base=None, api_key_env=None,
+                  server_binary=str(binary), **kw)  # fmt: skip
 
 
-def test_local_teacher_and_judge_share_one_server(monkeypatch, tmp_path):
+def test_local_teacher_and_judge_share_one_server(tmp_path, stand_in_llama_server):
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    monkeypatch.setattr("pada.agents.local_server.LocalServer", FakeServer)
-    FakeServer.started = []
-    local = lm_cfg(provider="local", model=str(gguf), api_base=None, api_key_env=None, cache=True)
-    judge = lm_cfg(provider="local", model=str(gguf), api_base=None, api_key_env=None, temperature=0.0)
+    local = local_cfg(gguf, stand_in_llama_server, cache=True)
+    judge = local_cfg(gguf, stand_in_llama_server, temperature=0.0)
     with open_lms(local, judge, run_dir=tmp_path) as lms:
-        [server] = FakeServer.started
+        [server] = running_servers()
+        assert server.running and server.parallel == 5  # one slot per call in flight
+        assert lms.teacher.server is lms.judge.server is server
         assert lms.teacher.lm.kwargs["api_base"] == lms.judge.lm.kwargs["api_base"] == server.api_base
         assert lms.teacher.lm.model == "openai/teacher" and lms.judge.lm.kwargs["temperature"] == 0.0
+        assert lms.teacher.logprobs  # llama-server returns log-probabilities
         assert dspy.cache.disk_cache.directory == str(tmp_path / "teacher_cache")
-    assert server.stopped  # pada stops what it started
-
-
-def test_local_in_process_backend(tmp_path):
-    gguf = tmp_path / "m.gguf"
-    gguf.write_bytes(b"GGUF")
-    cfg = lm_cfg(provider="local", model=str(gguf), api_base=None, api_key_env=None, backend="in_process")
-    with open_lms(cfg) as lms:
-        engine = lms.teacher.lm.engine
-        assert engine.model_path == str(gguf) and engine._llama is None  # loaded lazily, on first call
-        assert lms.judge.lm is lms.teacher.lm
-
-
-def test_local_batched_backend(tmp_path):
-    gguf = tmp_path / "m.gguf"
-    gguf.write_bytes(b"GGUF")
-    cfg = lm_cfg(provider="local", model=str(gguf), api_base=None, api_key_env=None, backend="batched",
-                 concurrency=3)  # fmt: skip
-    with open_lms(cfg) as lms:
-        engine = lms.teacher.lm.engine
-        assert engine.model_path == str(gguf) and engine._thread is None  # started on the first call
-        assert engine.parallel == 3 == lms.teacher.concurrency  # one slot per call in flight
-        assert lms.judge.lm is lms.teacher.lm
+        # A real HTTP round trip through the one OpenAI-compatible path.
+        assert lms.teacher.lm(messages=[{"role": "user", "content": "hi"}], max_tokens=8)
+        pid = server.pid
+    assert not running_servers() and not server.running  # pada stops what it started
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert "127.0.0.1" in (tmp_path / "teacher_server.log").read_text()  # the server's output is kept
 
 
 def test_local_teacher_missing_gguf(tmp_path):
@@ -167,17 +146,53 @@ def test_local_teacher_missing_gguf(tmp_path):
         pass
 
 
-def test_local_server_refuses_a_missing_file(tmp_path):
-    pytest.importorskip("llama_cpp")
-    with pytest.raises(LocalServerError, match="does not exist"):
-        LocalServer(tmp_path / "nope.gguf").start()
+def test_server_refuses_a_missing_model(tmp_path, stand_in_llama_server):
+    with pytest.raises(LlamaServerError, match="does not exist"):
+        LlamaServer(tmp_path / "nope.gguf", binary=stand_in_llama_server).start()
 
 
-def test_local_server_command_is_loopback_only(tmp_path):
-    cmd = LocalServer(tmp_path / "m.gguf", n_ctx=2048, n_threads=3).command(8123)
-    assert cmd[1:3] == ["-m", "llama_cpp.server"]
-    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8123"
-    assert cmd[cmd.index("--n_threads") + 1] == "3" and cmd[cmd.index("--n_ctx") + 1] == "2048"
+def test_a_wrong_binary_is_named(tmp_path, monkeypatch):
+    with pytest.raises(LlamaServerError, match="server_binary"):
+        find_binary(tmp_path / "no-such-llama-server")
+    monkeypatch.setenv("PADA_LLAMA_SERVER", str(tmp_path / "nope"))
+    with pytest.raises(LlamaServerError, match="PADA_LLAMA_SERVER"):
+        find_binary()
+
+
+def test_no_binary_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("PADA_LLAMA_SERVER", raising=False)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LlamaServerError, match="make setup"):
+        find_binary()
+
+
+def test_server_command_is_loopback_only_with_slots(tmp_path, stand_in_llama_server):
+    server = LlamaServer(tmp_path / "m.gguf", parallel=4, n_ctx=2048, n_threads=3,
+                         binary=stand_in_llama_server, extra_args=["--flash-attn", "on"])  # fmt: skip
+    cmd = server.command(8123)
+    assert cmd[0] == str(stand_in_llama_server)
+    arg = {k: v for k, v in zip(cmd[1:], cmd[2:], strict=False) if k.startswith("--")}
+    assert arg["--host"] == "127.0.0.1" and arg["--port"] == "8123" and arg["--threads"] == "3"
+    assert arg["--parallel"] == "4" and arg["--ctx-size"] == str(4 * 2048)  # n_ctx per slot
+    assert "--cache-reuse" in cmd and cmd[-2:] == ["--flash-attn", "on"]
+
+
+def test_a_dead_server_is_started_again_on_its_port(tmp_path, stand_in_llama_server):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    with LlamaServer(gguf, binary=stand_in_llama_server, log_path=tmp_path / "log") as server:
+        port, pid = server.port, server.pid
+        assert not server.ensure_running()  # alive: nothing to do
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while server.running and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.ensure_running() and server.restarts == 1
+        assert server.port == port and server.pid != pid and server.running
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+            assert resp.status == 200
+    assert not server.ensure_running()  # stopped on purpose: not restarted
 
 
 def test_cache_location_is_restored(tmp_path):
@@ -201,9 +216,7 @@ def test_get_tolerates_missing_keys():
     assert lm_mod._get({"a": None}, "a", 3) == 3
 
 
-def test_llama_processes_wait_passively(monkeypatch):
-    from pada.agents.local_server import llama_env
-
+def test_llama_processes_wait_passively(monkeypatch, tmp_path):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     assert llama_env()["OMP_WAIT_POLICY"] == "PASSIVE"

@@ -82,11 +82,14 @@ def test_to_mc_item_from_lenient_model():
             "question": "Which is a noble gas?",
             "options": {"A": "neon", "B": "iron"},
             "answer": 1,
-            "rationale": 5,
+            "rationale": 5,  # not in the compact schema: ignored
         }
     )
     item, rationale = to_mc_item(raw, "syn-1", {"path": "pattern"})
-    assert item.choices == ("neon", "iron") and item.answer_letter == "A" and rationale == "5"
+    assert item.choices == ("neon", "iron") and item.answer_letter == "A" and rationale == ""
+    # A plain dict may still carry one.
+    assert to_mc_item({"question": "Which is a noble gas?", "options": ["neon", "iron"], "answer": "A",
+                       "rationale": "full shell"}, "syn-2")[1] == "full shell"  # fmt: skip
     assert item.source == "synthetic" and item.meta == {"path": "pattern"}
 
 
@@ -157,11 +160,11 @@ def test_records_round_trip(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
 def test_server_child_dies_with_pada():
-    # A stand-in for the server, started the way LocalServer starts it; its parent is then killed hard.
+    # A stand-in for the server, started the way LlamaServer starts it; its parent is then killed hard.
     parent = subprocess.Popen(
         [sys.executable, "-c",
          "import subprocess, sys, time\n"
-         "from pada.agents.local_server import _die_with_parent\n"
+         "from pada.teacher.server import _die_with_parent\n"
          "p = subprocess.Popen(['sleep', '60'], preexec_fn=_die_with_parent)\n"
          "print(p.pid, flush=True)\n"
          "time.sleep(60)\n"],

@@ -45,9 +45,15 @@ class TrainErrorAgents:
         item = MCItem(f"syn-{len(self.asked)}", question, COLORS, 1, source="synthetic")
         return [GeneratedItem(item, "why", "train_error", record.id, "target")]
 
+    def generate_from_train_errors(self, records: list[EvalRecord]) -> list[GeneratedItem]:
+        return [g for r in records for g in self.generate_from_train_error(r)]
+
+    def in_parallel(self, tasks):
+        return [x for task in tasks for x in task()]
+
 
 def test_a_training_failure_whose_item_was_rejected_is_asked_again(tmp_path: Path) -> None:
-    generation = {"max_attempts": 3, "exemplars": 0}
+    generation = {"max_attempts": 3, "exemplars": 0, "items_per_call": 5}
     cfg = OmegaConf.create({"seed": 0, "method": {"quality_gate": False}, "generation": generation})
     recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
     agents = TrainErrorAgents()

@@ -128,18 +128,30 @@ def _verdict(score: float, failed: bool = False, **checks: bool):
     return Verdict("syn-1", all(checks.values()), score, [], "B", checks, failed)
 
 
-def test_judge_score_needs_the_label_endorsed() -> None:
+def test_judge_score_is_the_label_probability_when_the_judge_endorses_it() -> None:
     from pada.loop.quality_gate import judge_score
 
-    ok = {"fits_target": True, "clear": True, "factual": True}
-    # Endorsed by the judge's own blind answer: its self-reported uniqueness does not veto the item.
-    solved = _verdict(4 / 6, answer_matches=True, answer_correct=True, answer_unique=False, **ok)
-    assert judge_score(solved) == 4 / 6
-    # Not solved blind: both self-reported checks must pass.
-    said = _verdict(5 / 6, answer_matches=False, answer_correct=True, answer_unique=True, **ok)
-    assert judge_score(said) == 5 / 6
-    for correct, unique in ((False, True), (True, False)):
-        bad = {"answer_correct": correct, "answer_unique": unique}
-        assert judge_score(_verdict(4 / 6, answer_matches=False, **bad, **ok)) == 0.0
+    # The judge's own best option is the label: the score is its probability for it.
+    assert judge_score(_verdict(0.83, answer_matches=True)) == 0.83
+    # Its best option is another one: nothing, whatever the label's share.
+    assert judge_score(_verdict(0.45, answer_matches=False)) == 0.0
+    # With written checks, any failed check vetoes the item.
+    assert judge_score(_verdict(0.9, answer_matches=True, clear=True, factual=False)) == 0.0
     # A verdict that could not be parsed never passes.
     assert judge_score(_verdict(1.0, failed=True, answer_matches=True)) == 0.0
+
+
+def test_prescreen_rejects_what_needs_no_judge_and_check_does_not_ask_for_a_verdict() -> None:
+    cfg = QualityGateConfig()
+    gate = QualityGate(cfg, bow_embed, known=[mc("t/1", "What do plants need to make food from light?")],
+                       protected=[])  # fmt: skip
+    fresh = mc("s/1", "Which organ pumps blood through the body of a fish?")
+    copy = mc("s/2", "What do plants need to make food from light?")
+    short = mc("s/3", "Why?")
+    screened = gate.prescreen([fresh, copy, short])
+    assert screened[0] == [] and screened[1][0].startswith("duplicate")
+    assert screened[2][0].startswith("structure")
+    # Only the fresh item went to the judge; the others keep their cheap reasons, and no "no verdict".
+    decisions = gate.check([fresh, copy, short], {"s/1": (0.9, [])})
+    assert [d.accepted for d in decisions] == [True, False, False]
+    assert not any("no verdict" in r for d in decisions for r in d.reasons)

@@ -147,13 +147,14 @@ def test_sft_makes_no_teacher_calls(tmp_path: Path) -> None:
 
 
 def _judging(teacher: TeacherServer, run: Path) -> bool:
-    return any("Check a generated" in p for p in teacher.prompts())
+    return any("with the letter of the correct option only" in p for p in teacher.prompts())
 
 
 KILL_POINTS = {
     # name: (when to kill, a stage that must not be finished yet)
     "fine_tuning": (lambda teacher, run: (run / "round_1" / "fine_tune").exists(), ("round_1", "fine_tune")),
-    # The first chunk of analyses (4 calls, all in flight at once) is done, the second is in flight.
+    # The first chunk of analyses (4 calls, all in flight at once) is done, the second is in flight
+    # (its answers are held back for a few seconds, see SLOW_CALLS).
     "analysis": (lambda teacher, run: len(teacher.calls) >= 6, ("round_0", "analyze_errors")),
     "generation": (
         lambda teacher, run: (
@@ -166,6 +167,11 @@ KILL_POINTS = {
 }
 
 
+#: Kill points whose window is short on the fast fixture teacher: these calls answer after a delay
+#: (the same answers, only later), so the run is still inside the stage when it is killed.
+SLOW_CALLS = {"analysis": range(5, 9)}
+
+
 @pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run, point: str) -> None:
     """SIGKILL at a point of the run, then the same command: finished stages are not redone."""
@@ -173,7 +179,8 @@ def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run, p
     when, (unfinished_round, unfinished_stage) = KILL_POINTS[point]
     outputs = tmp_path / "outputs" / "smoke"
     first = outputs / "first"
-    with serve() as teacher:
+    slow = TeacherServer(faults={n: "timeout" for n in SLOW_CALLS.get(point, ())}, delay_s=3.0)
+    with serve(slow) as teacher:
         proc = subprocess.Popen(pada_args(teacher.api_base, first), cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         deadline = time.time() + 300

@@ -1,11 +1,12 @@
 """Build the teacher and judge ``dspy.LM`` objects from their configs, and own what they need.
 
-Providers:
+Every teacher is reached the same way: DSPy's OpenAI-compatible client (LiteLLM) over HTTP. What
+differs is only where the endpoint comes from:
 
-- ``local``: the embedded GGUF on llama.cpp, as a loopback OpenAI-compatible server that pada starts
-  and stops (``backend: server``), as an in-process DSPy engine (``backend: in_process``), or as an
-  in-process engine that decodes up to ``concurrency`` calls together (``backend: batched``). When
-  the teacher and the judge are the same local model they share one runtime.
+- ``local``: the embedded GGUF served by llama.cpp's own ``llama-server``, which pada starts on a
+  loopback port with ``concurrency`` slots, watches (restarting it if it dies) and stops
+  (:mod:`pada.teacher.server`). When the teacher and the judge are the same local model they share
+  one server.
 - ``openai_compatible``: ``api_base`` + ``model`` (vLLM, Ollama, a llama.cpp server, a proxy).
 - ``openai``, ``anthropic``, ``bedrock``: LiteLLM model strings; keys only from the environment.
 
@@ -26,14 +27,16 @@ from typing import Any
 
 import dspy
 
-from pada.agents.usage import Budget
 from pada.errors import ConfigError
+from pada.teacher.usage import Budget
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
 #: Providers whose API takes a ``seed``: distinct rollouts then sample differently and reproducibly.
 SEEDED = ("local", "openai_compatible", "openai")
+#: Providers whose chat API returns token log-probabilities (``logprobs`` / ``top_logprobs``).
+LOGPROBS = ("local", "openai_compatible", "openai")
 #: The key every local OpenAI-compatible server accepts (they check none).
 LOCAL_KEY = "sk-local"
 
@@ -63,6 +66,9 @@ class LMHandle:
         budget: The run's call / token limits for this LM.
         adapter: ``json``, ``dspy_json`` or ``chat``: how prompts are formatted (see :meth:`make_adapter`).
         max_attempts: Tries per unit of work before it is recorded as failed.
+        server: The local ``llama-server`` behind the LM (``None`` for remote teachers).
+        logprobs: Whether the endpoint returns token log-probabilities (the judge scores options
+            with them; without, it decodes a blind answer).
     """
 
     role: str
@@ -73,6 +79,14 @@ class LMHandle:
     budget: Budget = field(default_factory=Budget)
     adapter: str = "json"
     max_attempts: int = 3
+    server: Any = None
+    logprobs: bool = True
+
+    def ensure_ready(self) -> None:
+        """Make sure the endpoint is up: a local server that died is started again."""
+        if self.server is not None and self.server.ensure_running():
+            # A restart may have moved it to another port; every call copies the LM's kwargs.
+            self.lm.kwargs["api_base"] = self.server.api_base
 
     def make_adapter(self) -> dspy.Adapter:
         """A fresh adapter of the configured kind; never a silent fallback (a parse failure is counted).
@@ -125,53 +139,40 @@ def _prefixed(prefix: str, model: str) -> str:
     return model if model.startswith(f"{prefix}/") else f"{prefix}/{model}"
 
 
-class _Runtimes:
-    """Local llama.cpp runtimes of one :func:`open_lms` context, shared between teacher and judge."""
+class _Servers:
+    """Local ``llama-server`` processes of one :func:`open_lms` context, shared by teacher and judge."""
 
     def __init__(self, stack: contextlib.ExitStack, log_dir: Path | None) -> None:
         self.stack = stack
         self.log_dir = log_dir
         self._by_key: dict[tuple[Any, ...], Any] = {}
 
-    def get(self, path: Path, backend: str, n_ctx: int, n_threads: int | None, parallel: int = 1) -> Any:
-        key = (str(path), backend, n_ctx, n_threads, parallel if backend == "batched" else 1)
+    def get(self, path: Path, cfg: Any) -> Any:
+        from pada.teacher.server import LlamaServer
+
+        parallel = max(1, int(_get(cfg, "concurrency", 1)))
+        n_ctx = int(_get(cfg, "n_ctx", 4096))
+        threads = _get(cfg, "n_threads")
+        binary = _get(cfg, "server_binary")
+        extra = tuple(str(a) for a in (_get(cfg, "server_args", []) or []))
+        key = (str(path), parallel, n_ctx, threads, binary, extra)
         if key not in self._by_key:
-            if backend == "server":
-                from pada.agents.local_server import LocalServer
-
-                log_path = self.log_dir / "teacher_server.log" if self.log_dir else None
-                server = LocalServer(
-                    path, alias="teacher", n_ctx=n_ctx, n_threads=n_threads, log_path=log_path
-                )
-                self._by_key[key] = self.stack.enter_context(server)
-            elif backend == "in_process":
-                from pada.agents.local_engine import LlamaCppEngine
-
-                engine = LlamaCppEngine(path, n_ctx=n_ctx, n_threads=n_threads, name="teacher")
-                self.stack.callback(engine.close)
-                self._by_key[key] = engine
-            elif backend == "batched":
-                from pada.agents.batched_engine import BatchedLlamaEngine
-
-                engine = BatchedLlamaEngine(
-                    path, n_ctx=n_ctx, n_threads=n_threads, parallel=parallel, name="teacher"
-                )
-                self.stack.callback(engine.close)
-                self._by_key[key] = engine
-            else:
-                raise ConfigError(
-                    f"`teacher.backend` = {backend!r} is invalid: expected server, in_process or batched."
-                )
+            log_path = self.log_dir / "teacher_server.log" if self.log_dir else None
+            server = LlamaServer(
+                path, parallel=parallel, n_ctx=n_ctx, n_threads=threads, binary=binary,
+                log_path=log_path, extra_args=extra,
+            )  # fmt: skip
+            self._by_key[key] = self.stack.enter_context(server)
         return self._by_key[key]
 
 
-def build_lm(cfg: Any, role: str = "teacher", runtimes: _Runtimes | None = None) -> LMHandle:
+def build_lm(cfg: Any, role: str = "teacher", servers: _Servers | None = None) -> LMHandle:
     """Build one LM from an :class:`~pada.config.schema.LMConfig`.
 
     Args:
         cfg: The ``teacher`` or ``judge`` config node.
         role: ``teacher`` or ``judge`` (names config keys in messages and the budget).
-        runtimes: Where local runtimes are started and shared; required for ``provider: local``.
+        servers: Where local servers are started and shared; required for ``provider: local``.
 
     Returns:
         The LM with the settings the agents need to drive it.
@@ -187,25 +188,12 @@ def build_lm(cfg: Any, role: str = "teacher", runtimes: _Runtimes | None = None)
         "cache": bool(_get(cfg, "cache", True)),
     }
     timeout = float(_get(cfg, "timeout_s", 120.0))
+    server = None
     if provider == "local":
-        if runtimes is None:
-            raise ValueError("a local teacher needs a runtime owner: build it inside open_lms()")
-        path = resolve_gguf(str(cfg.model))
-        backend = str(_get(cfg, "backend", "server"))
-        runtime = runtimes.get(
-            path,
-            backend,
-            int(_get(cfg, "n_ctx", 4096)),
-            _get(cfg, "n_threads"),
-            parallel=max(1, int(_get(cfg, "concurrency", 1))),
-        )
-        if backend == "server":
-            lm = dspy.LM(
-                "openai/teacher", api_base=runtime.api_base, api_key=LOCAL_KEY, timeout=timeout, **common
-            )
-        else:
-            # A custom engine owns its connection: no api_base, key or timeout are passed.
-            lm = dspy.LM("local/teacher", engine=runtime, **common)
+        if servers is None:
+            raise ValueError("a local teacher needs a server owner: build it inside open_lms()")
+        server = servers.get(resolve_gguf(str(cfg.model)), cfg)
+        lm = dspy.LM("openai/teacher", api_base=server.api_base, api_key=LOCAL_KEY, timeout=timeout, **common)
     elif provider == "openai_compatible":
         base = _get(cfg, "api_base")
         if not base:
@@ -235,6 +223,8 @@ def build_lm(cfg: Any, role: str = "teacher", runtimes: _Runtimes | None = None)
         budget=Budget(max_calls=_get(cfg, "max_calls"), max_tokens=_get(cfg, "max_total_tokens")),
         adapter=str(_get(cfg, "adapter", "json")),
         max_attempts=max(1, int(_get(cfg, "max_attempts", 3))),
+        server=server,
+        logprobs=bool(_get(cfg, "logprobs", provider in LOGPROBS)),
     )
 
 
@@ -292,9 +282,9 @@ def open_lms(
     cache_dir = _get(teacher_cfg, "cache_dir") or (run_dir / "teacher_cache" if run_dir else None)
     with contextlib.ExitStack() as stack:
         stack.enter_context(dspy_cache_at(cache_dir))
-        runtimes = _Runtimes(stack, run_dir)
-        teacher = build_lm(teacher_cfg, "teacher", runtimes)
-        judge = build_lm(judge_cfg, "judge", runtimes) if judge_cfg is not None else None
+        servers = _Servers(stack, run_dir)
+        teacher = build_lm(teacher_cfg, "teacher", servers)
+        judge = build_lm(judge_cfg, "judge", servers) if judge_cfg is not None else None
         if judge is None:
             judge = LMHandle(**{**teacher.__dict__, "role": "judge", "budget": Budget()})
         yield TeacherLMs(teacher=teacher, judge=judge)

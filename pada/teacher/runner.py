@@ -9,7 +9,9 @@ What can go wrong is sorted into three kinds:
 
 - a parse failure (the answer breaks the format or the contract): counted, retried, then recorded;
 - an LM error (timeout, server error): counted, retried, then recorded; many in a row mean the LM is
-  gone, and :class:`TeacherUnavailable` stops the run;
+  gone, and :class:`TeacherUnavailable` stops the run. Before every try the LM's endpoint is checked
+  (:meth:`~pada.teacher.lm.LMHandle.ensure_ready`): a local server that died is started again, so the
+  try after the one that failed with it goes to the new process;
 - a configuration error (bad key, unsupported feature) or a spent budget: raised at once.
 """
 
@@ -20,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
 import dspy
@@ -34,15 +36,44 @@ from dspy.utils.exceptions import (
     LMUnsupportedFeatureError,
 )
 
-from pada.agents.lm import LMHandle
-from pada.agents.parsing import ParseError
-from pada.agents.records import AgentFailure
-from pada.agents.usage import TeacherBudgetExceeded, UsageMeter
 from pada.errors import PadaError
+from pada.teacher.lm import LMHandle
+from pada.teacher.usage import TeacherBudgetExceeded, UsageMeter
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class ParseError(ValueError):
+    """An answer that does not fit the agent's contract (counted as a parse failure)."""
+
+
+@dataclass
+class AgentFailure:
+    """An agent call that produced nothing usable after its bounded retries.
+
+    Attributes:
+        agent: The agent's name (``error_analysis``, ``generation``...).
+        key: What it was working on (an item id, a strategy id...).
+        error: The last error, one line.
+        attempts: How many tries were made.
+    """
+
+    agent: str
+    key: str
+    error: str
+    attempts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AgentFailure:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
 
 #: Exceptions that mean "the answer does not fit the contract".
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
@@ -176,6 +207,7 @@ class AgentRunner:
         rollout = 0
         for attempt in range(attempts):
             self.meter.check_budget(self.handle.role)
+            self.handle.ensure_ready()
             rollout = rollout_id(self.seed, agent, key, attempt)
             lm = self._lm_for(rollout, attempt, lm_kwargs)
             if attempt:
