@@ -308,53 +308,67 @@ class Generator:
         # A second request with the same key (the same strategy asked again) continues the numbering:
         # new rollouts, not cached repeats. A resumed process numbers from 0 again and so replays the
         # cached calls of the first run instead of paying for them twice.
-        for call in range(first, first + max_calls):
-            if len(out) >= n:
-                break
-            want = min(per_call, n - len(out))
-
-            def parse(pred: Any, want: int = want) -> list[tuple[MCItem, str]]:
-                items, bad = [], 0
-                for raw in list(pred.questions or [])[: want + 2]:
-                    try:
-                        items.append(to_mc_item(raw, "pending"))
-                    except ParseError:
-                        bad += 1  # one malformed item does not cost its siblings
-                if bad:
-                    ctx.usage.count(agent, parse_failures=bad)
-                if not items:
-                    raise ParseError("no valid item in the answer")
-                return items
-
-            lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * want)
-            base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
-            if base > 0 and call > first:
-                lm_kwargs["temperature"] = min(
-                    max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * (call - first)
-                )
+        # Calls go out in waves of up to the teacher's concurrency (each on its own topic and pair of
+        # exemplars), so a served teacher's slots stay busy; a wave avoids what earlier waves wrote.
+        width = max(1, int(getattr(ctx.teacher.handle, "concurrency", 1)))
+        base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
+        call, wave = first, 0
+        while len(out) < n and call < first + max_calls:
+            missing = n - len(out)
+            wants = []
+            while missing > 0 and len(wants) < width and call + len(wants) < first + max_calls:
+                wants.append(min(per_call, missing))
+                missing -= wants[-1]
             written = [g.item.question for g in out] + dropped
             avoid = "\n".join(f"- {q[:120]}" for q in written[-MAX_AVOID:])
-            call_inputs = inputs(call)
-            outcome = ctx.teacher.run(
-                agent,
-                f"{key}/call{call}",
-                module,
-                {**call_inputs, "avoid": avoid, "n": want},
-                parse,
-                lm_kwargs=lm_kwargs,
-            )
-            ctx.record(outcome.failure)
-            for item, rationale in outcome.value or []:
-                why = self._why_not_new(item, sources)
-                if why:
-                    ctx.usage.count(agent, dropped=1)
-                    log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
-                    if why != HELD_OUT:
-                        dropped.append(item.question)
-                    continue
-                out.append(make(item, rationale, outcome.rollout, call_inputs))
-                if len(out) >= n:
-                    break
+            lm_kwargs: dict[str, Any] = {}
+            if base > 0 and wave:
+                lm_kwargs["temperature"] = min(max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * wave)
+            calls = [(call + i, want) for i, want in enumerate(wants)]
+
+            def one(spec: tuple[int, int], avoid: str = avoid, lm_kwargs: dict[str, Any] = lm_kwargs) -> Any:
+                number, want = spec
+
+                def parse(pred: Any) -> list[tuple[MCItem, str]]:
+                    items, bad = [], 0
+                    for raw in list(pred.questions or [])[: want + 2]:
+                        try:
+                            items.append(to_mc_item(raw, "pending"))
+                        except ParseError:
+                            bad += 1  # one malformed item does not cost its siblings
+                    if bad:
+                        ctx.usage.count(agent, parse_failures=bad)
+                    if not items:
+                        raise ParseError("no valid item in the answer")
+                    return items
+
+                call_inputs = inputs(number)
+                outcome = ctx.teacher.run(
+                    agent,
+                    f"{key}/call{number}",
+                    module,
+                    {**call_inputs, "avoid": avoid, "n": want},
+                    parse,
+                    lm_kwargs={**ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * want), **lm_kwargs},
+                )
+                return outcome, call_inputs
+
+            # In call order, whatever order they finish in: the result does not depend on timing.
+            for outcome, call_inputs in ctx.map(ctx.teacher, one, calls):
+                ctx.record(outcome.failure)
+                for item, rationale in outcome.value or []:
+                    if len(out) >= n:
+                        break
+                    why = self._why_not_new(item, sources)
+                    if why:
+                        ctx.usage.count(agent, dropped=1)
+                        log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
+                        if why != HELD_OUT:
+                            dropped.append(item.question)
+                        continue
+                    out.append(make(item, rationale, outcome.rollout, call_inputs))
+            call += len(calls)
+            wave += 1
         if len(out) < n:
             log.info("%s %s: %d of %d items after %d calls", agent, key, len(out), n, max_calls)
         return out

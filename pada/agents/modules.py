@@ -22,7 +22,7 @@ from pada.agents.signatures import (
     StrategyDraftSig,
     TopicPlanSig,
 )
-from pada.teacher.scoring import TOP_LOGPROBS
+from pada.teacher.scoring import TOP_LOGPROBS, one_token_call
 
 
 class ErrorAnalysis(dspy.Module):
@@ -152,7 +152,8 @@ class OptionScorer(dspy.Module):
             {"role": "system", "content": self.INSTRUCTION},
             {"role": "user", "content": f"Question: {question}\nOptions:\n{options}\nAnswer:"},
         ]
-        [out] = lm(messages=messages, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
+        with one_token_call():
+            [out] = lm(messages=messages, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
         if isinstance(out, str):
             return dspy.Prediction(text=out, logprobs=None)
         return dspy.Prediction(text=out.get("text") or "", logprobs=out.get("logprobs"))

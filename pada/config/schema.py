@@ -110,7 +110,7 @@ class EmbedderConfig:
 class PatternMiningConfig:
     """Error analysis batching and the k-means / elbow settings."""
 
-    analysis_batch_size: int = 1
+    analysis_batch_size: int = 4
     max_failures: int = 40
     k_min: int = 1
     k_max: int = 6
@@ -125,7 +125,7 @@ class GenerationConfig:
 
     budget: int = 24
     val_share: float = 0.5
-    items_per_call: int = 3
+    items_per_call: int = 5
     exemplars: int = 3
     max_train_errors: int = 40
     max_attempts: int = 3
@@ -140,7 +140,7 @@ class QualityGateConfig:
     """
 
     enabled: bool = True
-    judge_threshold: float = 0.5
+    judge_threshold: float = 0.3
     judge_checks: bool = False
     dedup_threshold: float = 0.92
     decontam_ngram: int = 8

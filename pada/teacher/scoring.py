@@ -9,9 +9,12 @@ count as ``B``), and a letter the top list does not hold gets probability 0.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pada.tasks.schema import LETTERS
@@ -20,6 +23,29 @@ from pada.tasks.schema import LETTERS
 TOP_LOGPROBS = 20
 
 _LETTER = re.compile(r"^[\s(\[<*]*([A-Za-z])[\s).:\]>*]*$")
+
+
+_in_scoring_call = threading.local()
+
+
+class _ExpectedTruncation(logging.Filter):
+    """Drops DSPy's "LM response was truncated" warning for one-token scoring calls, which stop there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(_in_scoring_call, "on", False) and "truncated" in record.getMessage())
+
+
+logging.getLogger("dspy.clients.lm").addFilter(_ExpectedTruncation())
+
+
+@contextlib.contextmanager
+def one_token_call() -> Iterator[None]:
+    """Mark the calls made in this thread, inside the context, as one-token scoring calls."""
+    _in_scoring_call.on = True
+    try:
+        yield
+    finally:
+        _in_scoring_call.on = False
 
 
 def _field(obj: Any, name: str) -> Any:
