@@ -93,7 +93,8 @@ def workload(cfg: Any, slots: int, n_pattern: int, n_errors: int, out: Path, see
     teacher = OmegaConf.merge(cfg.teacher, {"concurrency": slots})
     per_call = int(cfg.generation.items_per_call)
     with AgentSuite.open(teacher, None, cfg.embedder, cfg.pattern_mining, cfg.generation, run_dir=out,
-                         seed=seed, judge_checks=bool(cfg.quality_gate.judge_checks)) as agents:  # fmt: skip
+                         seed=seed, judge_checks=bool(cfg.quality_gate.judge_checks),
+                         judge_batch=int(cfg.quality_gate.judge_batch)) as agents:  # fmt: skip
         held_out = [*splits["validation"], *splits["test"]]
         agents.hold_out(i.question for i in held_out)
         gate = QualityGate(cfg.quality_gate, agents.embedder.encode, train, held_out)

@@ -90,7 +90,12 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
     rows: dict[str, list[dict[str, Any]]] = {}
     start = time.perf_counter()
     with AgentSuite.open(
-        cfg.teacher, None if judge_is_teacher else cfg.judge, run_dir=out_dir, seed=seed, judge_checks=checks
+        cfg.teacher,
+        None if judge_is_teacher else cfg.judge,
+        run_dir=out_dir,
+        seed=seed,
+        judge_checks=checks,
+        judge_batch=int(cfg.quality_gate.judge_batch),
     ) as agents:
         for name, version in versions.items():
             batch = [GeneratedItem(i, "", "calibration", i.id, "the task's own skills", 0) for i in version]

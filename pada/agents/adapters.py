@@ -42,7 +42,26 @@ def skeleton(annotation: Any, desc: str = "") -> Any:
 
 
 class CompactJSONAdapter(dspy.JSONAdapter):
-    """JSONAdapter with a short, ordered output example in place of JSON schemas."""
+    """JSONAdapter with a short, ordered output example in place of JSON schemas in the prompt.
+
+    Args:
+        json_schema: Ask the endpoint to constrain its answer to the signature's JSON schema
+            (``response_format: json_schema``; llama-server turns it into a grammar, so the answer
+            always parses). ``False`` leaves the choice to DSPy (JSON mode where the provider has it).
+    """
+
+    def __init__(self, json_schema: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.json_schema = json_schema
+
+    def _prepare_response_format(self, lm: Any, lm_kwargs: dict[str, Any], signature: Any) -> None:
+        if not self.json_schema:
+            super()._prepare_response_format(lm, lm_kwargs, signature)
+            return
+        from dspy.adapters.json_adapter import _get_structured_outputs_response_format
+
+        # The schema's properties keep the signature's order, as the prompt's example does.
+        lm_kwargs["response_format"] = _get_structured_outputs_response_format(signature)
 
     def format_field_structure(self, signature: type[dspy.Signature]) -> str:  # noqa: D102 - DSPy hook
         inputs = self.format_field_with_value(

@@ -66,8 +66,16 @@ class AgentContext:
         workers = min(runner.handle.concurrency, len(xs))
         if workers <= 1:
             return [fn(x) for x in xs]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fn, xs))
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
+            results = list(pool.map(fn, xs))
+        except BaseException:
+            # Ctrl-C (or an error) stops the run now: calls not started are dropped, and the calls in
+            # flight end when the run's teacher server is stopped, instead of being waited for.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
 
     @staticmethod
     def cap(runner: AgentRunner, tokens: int) -> dict[str, Any]:

@@ -57,6 +57,12 @@ def content_id(text: str) -> str:
     return "syn-" + hashlib.sha1(normalize_text(text).encode()).hexdigest()[:12]
 
 
+def _answer_text(letter_and_text: str) -> str:
+    """``"B. respiration"`` -> ``"respiration"`` (the letter means nothing without the options)."""
+    head, sep, rest = letter_and_text.partition(". ")
+    return rest if sep and len(head) == 1 else letter_and_text
+
+
 def _is_copy(question: str, sources: Sequence[str]) -> bool:
     grams = ngrams(question, 5)
     for s in sources:
@@ -200,9 +206,11 @@ class Generator:
         with self._lock:
             call = self._calls.get(key, 0)
             self._calls[key] = call + 1
+        # The options are not shown: a small teacher shown them copies them into its new item (even
+        # into the item of another failure), which the gate then rejects as a near duplicate.
         failures = "\n\n".join(
-            f"Failure {i}:\nQuestion: {f['question']}\nOptions:\n{f['options']}\n"
-            f"Correct: {f['correct_answer']}\nStudent answered: {f['student_answer']}"
+            f"Failure {i}:\nQuestion: {f['question']}\nCorrect answer: {_answer_text(f['correct_answer'])}\n"
+            f"The student answered: {_answer_text(f['student_answer'])}"
             for i, f in enumerate((failure_inputs(r) for r in records), start=1)
         )
 
@@ -219,6 +227,7 @@ class Generator:
                 raise ParseError("no valid item in the answer")
             return items
 
+        avoid = "\n".join(f"- {r.question[:120]}" for r in records)
         lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * len(records))
         base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
         if base > 0 and call:
@@ -227,7 +236,8 @@ class Generator:
             agent,
             f"{key}/call{call}",
             self.error_module.batch,
-            {"task": ctx.task, "failures": failures, "avoid": "(none)", "n": len(records)},
+            # The failed questions themselves are what a small teacher repeats most: list them as "avoid".
+            {"task": ctx.task, "failures": failures, "avoid": avoid, "n": len(records)},
             parse,
             lm_kwargs=lm_kwargs,
         )

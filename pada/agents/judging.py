@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pada.agents.context import MAX_TOKENS, AgentContext, letter_and_text
-from pada.agents.modules import OptionScorer, QualityJudge
+from pada.agents.modules import BatchOptionScorer, OptionScorer, QualityJudge
 from pada.agents.parsing import ParseError, format_options, parse_letter
 from pada.agents.records import GeneratedItem, Verdict
 from pada.tasks.schema import LETTERS
-from pada.teacher.scoring import best_option, option_probabilities
+from pada.teacher.scoring import best_option, numbered_option_probabilities, option_probabilities
 
 CHECKS = ("answer_correct", "answer_unique", "fits_target", "clear", "factual")
 REASONS = {
@@ -47,18 +47,27 @@ class Judge:
     Args:
         ctx: The suite's shared state.
         checks: Also ask for the written verdict (``quality_gate.judge_checks``).
+        batch: Items scored per call (``quality_gate.judge_batch``): 1 is one forward pass per item;
+            more answer several numbered questions in one call, one line each, and read each
+            question's option probabilities at its answer token.
     """
 
-    def __init__(self, ctx: AgentContext, checks: bool = False) -> None:
+    def __init__(self, ctx: AgentContext, checks: bool = False, batch: int = 1) -> None:
         self.ctx = ctx
         self.checks = checks
+        self.batch = max(1, int(batch))
         self.module = QualityJudge()
         self.scorer = OptionScorer()
+        self.batch_scorer = BatchOptionScorer()
 
     def __call__(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
         """One verdict per item, in order (see :meth:`AgentSuite.judge`)."""
         runner = self.ctx.judge
-        solves = self.ctx.map(runner, self.solve, [g.item for g in items])
+        if self.batch > 1 and runner.handle.logprobs:
+            chunks = [[g.item for g in items[i : i + self.batch]] for i in range(0, len(items), self.batch)]
+            solves = [x for part in self.ctx.map(runner, self.solve_many, chunks) for x in part]
+        else:
+            solves = self.ctx.map(runner, self.solve, [g.item for g in items])
         if not self.checks:
             return [self._verdict(g, solve) for g, solve in zip(items, solves, strict=True)]
         return self.ctx.map(runner, lambda pair: self._check(*pair), list(zip(items, solves, strict=True)))
@@ -91,6 +100,29 @@ class Judge:
             )
         self.ctx.record(outcome.failure)
         return outcome.value or ("", {})
+
+    def solve_many(self, items: Sequence[Any]) -> list[Solve]:
+        """Blind answers to several items in one call; an item the answer leaves out is asked alone."""
+        if len(items) == 1:
+            return [self.solve(items[0])]
+        runner = self.ctx.judge
+        inputs = {"questions": [(i.question, format_options(i.choices)) for i in items]}
+
+        def parse(pred: Any) -> list[Solve | None]:
+            probs = numbered_option_probabilities(pred.logprobs, [len(i.choices) for i in items])
+            got: list[Solve | None] = [(best_option(p)[0], p) if p else None for p in probs]
+            if not any(got):
+                raise ParseError("no numbered answer with log-probabilities")
+            return got
+
+        outcome = runner.run(
+            "judge_solve", "score/" + ",".join(i.id for i in items), self.batch_scorer, inputs, parse
+        )
+        self.ctx.record(outcome.failure)
+        got = outcome.value or [None] * len(items)
+        if outcome.ok and not all(got):
+            self.ctx.usage.count("judge_solve", parse_failures=sum(g is None for g in got))
+        return [g if g is not None else self.solve(i) for g, i in zip(got, items, strict=True)]
 
     @staticmethod
     def _verdict(

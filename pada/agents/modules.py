@@ -159,6 +159,35 @@ class OptionScorer(dspy.Module):
         return dspy.Prediction(text=out.get("text") or "", logprobs=out.get("logprobs"))
 
 
+class BatchOptionScorer(dspy.Module):
+    """Several blind solves in one call: one line ``k. <letter>`` per numbered question.
+
+    The option probabilities of question *k* come from the alternatives at its answer token
+    (:func:`pada.teacher.scoring.numbered_option_probabilities`); the answers are a few tokens each.
+    """
+
+    INSTRUCTION = (
+        "Answer each numbered multiple-choice question with the letter of its correct option. "
+        "Reply with one line per question: its number, a period and the letter, nothing else."
+    )
+
+    def forward(self, questions: list[tuple[str, str]]) -> dspy.Prediction:
+        """Score ``(question, options)`` pairs; ``text`` is the decoded answer, ``logprobs`` its tokens."""
+        lm = dspy.settings.lm
+        body = "\n\n".join(
+            f"{k}. Question: {q}\nOptions:\n{o}" for k, (q, o) in enumerate(questions, start=1)
+        )
+        messages = [
+            {"role": "system", "content": self.INSTRUCTION},
+            {"role": "user", "content": f"{body}\n\nAnswers:"},
+        ]
+        tokens = 6 * len(questions) + 4  # "12. B\n" is about four tokens
+        [out] = lm(messages=messages, max_tokens=tokens, logprobs=True, top_logprobs=TOP_LOGPROBS)
+        if isinstance(out, str):
+            return dspy.Prediction(text=out, logprobs=None)
+        return dspy.Prediction(text=out.get("text") or "", logprobs=out.get("logprobs"))
+
+
 class QualityJudge(dspy.Module):
     """Answers an item blind, then checks its label, uniqueness, fit, clarity and facts."""
 

@@ -52,12 +52,18 @@ class MCQuestion(BaseModel):
         return value
 
 
-class SimilarQuestion(MCQuestion):
+class SimilarQuestion(BaseModel):
     """A new multiple-choice question based on one numbered failed question."""
 
+    # The number first: the model commits to the failure it answers before it writes the question.
     failure: int = Field(default=0, description="the number of the failed question it is based on")
+    question: str = Field(default="", description="a new question about a different example")
+    options: list[str] = Field(default_factory=list, description="a new answer option, text only")
+    answer: str = Field(default="", description="the letter of the correct option (A, B, C...)")
 
+    _coerce_text = field_validator("question", "answer", mode="before")(_text)
     _coerce_int = field_validator("failure", mode="before")(first_int)
+    _coerce_options = field_validator("options", mode="before")(MCQuestion._coerce_options.__func__)
 
 
 class FailureAnalysis(BaseModel):
@@ -181,14 +187,14 @@ class ErrorCorrectingGenerationSig(dspy.Signature):
 
 
 class BatchErrorCorrectingGenerationSig(dspy.Signature):
-    """For each numbered failed training question, write one new question exercising the same skill.
+    """For each numbered failure, write one new question on the same fact or skill, with a new example.
 
-    Write different questions, not rewordings, and never repeat a question listed under avoid. Each
-    question has exactly one correct option.
+    Give it four new answer options of your own. Do not reuse the failed question's wording; never
+    repeat a question listed under avoid. Each question has exactly one correct option.
     """
 
     task: str = dspy.InputField(desc="the task")
-    failures: str = dspy.InputField(desc="numbered failed questions: options, correct and student's answer")
+    failures: str = dspy.InputField(desc="numbered failed questions, their correct and the student's answer")
     avoid: str = dspy.InputField(desc="questions already written: write different ones")
     n: int = dspy.InputField(desc="how many questions to write: one per failed question")
     questions: list[SimilarQuestion] = dspy.OutputField(desc="one new question per failed question")

@@ -71,6 +71,7 @@ class AgentSuite:
         guard_ngram: n of the word n-grams that detect held-out text in patterns and strategies.
         judge_checks: The judge also writes a verdict on each item (``quality_gate.judge_checks``);
             by default it only scores the options blind.
+        judge_batch: Items the judge scores per call (``quality_gate.judge_batch``).
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class AgentSuite:
         keep_prompts: bool = False,
         guard_ngram: int = 6,
         judge_checks: bool = False,
+        judge_batch: int = 1,
     ) -> None:
         usage = UsageMeter({"teacher": teacher.budget, **({"judge": judge.budget} if judge else {})})
         teacher_runner = AgentRunner(teacher, usage, seed=seed, keep_prompts=keep_prompts)
@@ -97,7 +99,7 @@ class AgentSuite:
         self._analyst = ErrorAnalyst(self.ctx, self.pattern_mining)
         self._patterns = PatternWriter(self.ctx)
         self._generator = Generator(self.ctx, generation)
-        self._judge = Judge(self.ctx, checks=judge_checks)
+        self._judge = Judge(self.ctx, checks=judge_checks, batch=judge_batch)
 
     @classmethod
     @contextlib.contextmanager
@@ -113,6 +115,7 @@ class AgentSuite:
         seed: int = 0,
         keep_prompts: bool = False,
         judge_checks: bool = False,
+        judge_batch: int = 1,
     ) -> Iterator[AgentSuite]:
         """Build the suite from configs; start (and finally stop) the local teacher if there is one.
 
@@ -127,6 +130,7 @@ class AgentSuite:
             seed: The run's seed.
             keep_prompts: Keep every prompt sent.
             judge_checks: The judge also writes a verdict per item.
+            judge_batch: Items the judge scores per call.
 
         Yields:
             The suite.
@@ -142,6 +146,7 @@ class AgentSuite:
                 seed=seed,
                 keep_prompts=keep_prompts,
                 judge_checks=judge_checks,
+                judge_batch=judge_batch,
             )
 
     # ------------------------------------------------------------------ bookkeeping

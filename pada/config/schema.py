@@ -75,7 +75,8 @@ class LMConfig:
     named by ``api_key_env``, never from config. ``concurrency`` is how many calls are in flight at
     once; for ``local`` it is also the server's slot count (continuous batching). ``server_binary``
     and ``server_args`` (``local`` only) name the ``llama-server`` to run and add arguments to it.
-    ``logprobs``: whether the endpoint returns token log-probabilities (``null``: by provider).
+    ``logprobs``: whether the endpoint returns token log-probabilities; ``json_schema``: whether it
+    constrains answers to a JSON schema (``null``: by provider, see :mod:`pada.teacher.lm`).
     """
 
     provider: str = "local"
@@ -92,6 +93,7 @@ class LMConfig:
     server_binary: str | None = None
     server_args: list[str] = field(default_factory=list)
     logprobs: bool | None = None
+    json_schema: bool | None = None
     cache: bool = True
 
 
@@ -136,12 +138,14 @@ class QualityGateConfig:
     """The quality-control agent's thresholds and the structural / duplicate / leakage checks.
 
     ``judge_threshold`` is the least probability the judge, solving blind, must give the labelled
-    option (which must also be its best one); ``judge_checks`` adds the judge's written verdict.
+    option (which must also be its best one); ``judge_checks`` adds the judge's written verdict;
+    ``judge_batch`` items are scored per judge call.
     """
 
     enabled: bool = True
     judge_threshold: float = 0.3
     judge_checks: bool = False
+    judge_batch: int = 1
     dedup_threshold: float = 0.92
     decontam_ngram: int = 8
     decontam_ngram_threshold: float = 0.5

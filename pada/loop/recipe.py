@@ -226,6 +226,7 @@ class PadaRecipe:
                     task=task,
                     seed=self.cfg.seed,
                     judge_checks=bool(self.cfg.quality_gate.judge_checks),
+                    judge_batch=int(self.cfg.quality_gate.judge_batch),
                 )
             )
             # Validation and test questions may never reach a generator.

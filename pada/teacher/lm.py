@@ -37,6 +37,9 @@ PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
 SEEDED = ("local", "openai_compatible", "openai")
 #: Providers whose chat API returns token log-probabilities (``logprobs`` / ``top_logprobs``).
 LOGPROBS = ("local", "openai_compatible", "openai")
+#: Providers that constrain an answer to a JSON schema (``response_format: json_schema``) by default;
+#: for an ``openai_compatible`` server it is ``<role>.json_schema: true`` (vLLM and llama-server do).
+JSON_SCHEMA = ("local", "openai")
 #: The key every local OpenAI-compatible server accepts (they check none).
 LOCAL_KEY = "sk-local"
 
@@ -69,6 +72,8 @@ class LMHandle:
         server: The local ``llama-server`` behind the LM (``None`` for remote teachers).
         logprobs: Whether the endpoint returns token log-probabilities (the judge scores options
             with them; without, it decodes a blind answer).
+        json_schema: Whether answers are constrained to the signature's JSON schema
+            (``response_format: json_schema``), which the endpoint enforces.
     """
 
     role: str
@@ -81,6 +86,7 @@ class LMHandle:
     max_attempts: int = 3
     server: Any = None
     logprobs: bool = True
+    json_schema: bool = False
 
     def ensure_ready(self) -> None:
         """Make sure the endpoint is up: a local server that died is started again."""
@@ -97,7 +103,7 @@ class LMHandle:
         from pada.agents.adapters import CompactJSONAdapter
 
         if self.adapter == "json":
-            return CompactJSONAdapter()
+            return CompactJSONAdapter(json_schema=self.json_schema)
         if self.adapter == "dspy_json":
             return dspy.JSONAdapter()
         if self.adapter == "chat":
@@ -225,6 +231,7 @@ def build_lm(cfg: Any, role: str = "teacher", servers: _Servers | None = None) -
         max_attempts=max(1, int(_get(cfg, "max_attempts", 3))),
         server=server,
         logprobs=bool(_get(cfg, "logprobs", provider in LOGPROBS)),
+        json_schema=bool(_get(cfg, "json_schema", provider in JSON_SCHEMA)),
     )
 
 

@@ -103,6 +103,30 @@ def option_probabilities(logprobs: Any, n_options: int) -> dict[str, float] | No
     return None
 
 
+_NUMBER = re.compile(r"^\s*(\d+)\s*[.):]\s*$")
+
+
+def numbered_option_probabilities(logprobs: Any, n_options: Sequence[int]) -> list[dict[str, float] | None]:
+    """Per-question option probabilities from an answer of lines ``1. B`` / ``2. D`` / ...
+
+    The answer token of question *k* is the first non-blank token after ``k.`` (or ``k)``, ``k:``) at
+    the start of a line; its alternatives give that question's distribution, renormalized over its
+    letters. A question with no such token, or none of its letters among the alternatives, gets
+    ``None``.
+    """
+    out: list[dict[str, float] | None] = [None] * len(n_options)
+    line = ""
+    for entry in answer_tokens(logprobs):
+        token = str(_field(entry, "token") or "")
+        m = _NUMBER.match(line)
+        if m and token.strip():
+            k = int(m.group(1)) - 1
+            if 0 <= k < len(out) and out[k] is None:
+                out[k] = option_probabilities({"content": [entry]}, n_options[k])
+        line = (line + token).rsplit("\n", 1)[-1]
+    return out
+
+
 def best_option(probs: Mapping[str, float]) -> tuple[str, float]:
     """The most probable letter and its probability (the first letter wins a tie)."""
     letter = max(probs, key=lambda k: (probs[k], -LETTERS.index(k)))

@@ -28,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pada.errors import PadaError
@@ -116,6 +117,12 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: The one thread that starts servers. Linux sends the parent-death signal when the *thread* that
+#: forked the child ends, not the process: a server restarted from a short-lived worker thread was
+#: killed as soon as that thread finished. This thread lives as long as the process.
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pada-llama-server-launcher")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -231,14 +238,15 @@ class LlamaServer:
         out = self._log_file or subprocess.DEVNULL
         log.info("starting the local teacher server on %s (%d slots)", self.api_base, self.parallel)
         binary = Path(command[0]) if self._command is None else None
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed arguments, loopback only
+        self._proc = _LAUNCHER.submit(
+            subprocess.Popen,  # fixed arguments, loopback only
             command,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=llama_env(binary),
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
-        )
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        ).result()
         with _RUNNING_LOCK:
             _RUNNING.add(self)
         try:

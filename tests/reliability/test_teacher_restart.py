@@ -36,7 +36,8 @@ def server_children(parent: int) -> list[int]:
         except OSError:
             continue
         ppid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")), -1)
-        if ppid == parent and "teacher_server.py" in cmdline and " Z " not in status:
+        state = next((line.split()[1] for line in status.splitlines() if line.startswith("State:")), "")
+        if ppid == parent and "teacher_server.py" in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
 
@@ -86,3 +87,34 @@ def test_a_killed_server_is_restarted_and_the_run_loses_nothing(tmp_path, stand_
     assert answered and max(answered.values()) == 1
     # Nothing is left running.
     assert not server_children(proc.pid)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie waiting to be reaped does not)."""
+    try:
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_no_server_outlives_an_interrupted_run(tmp_path, stand_in_llama_server, how):
+    """Ctrl-C stops the server through pada's cleanup; a SIGKILL through the parent-death signal."""
+    gguf = tmp_path / "teacher.gguf"
+    gguf.write_bytes(b"GGUF")
+    run_dir = tmp_path / "run"
+    args = local_args(stand_in_llama_server, gguf, run_dir, tmp_path / "calls.log")
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    servers: list[int] = []
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not servers:
+        if (run_dir / "round_0" / "analyze_errors").exists():
+            servers = server_children(proc.pid)
+        time.sleep(0.02)
+    assert servers, "the run ended before its server was seen"
+    proc.send_signal(how)
+    proc.wait(timeout=60)
+    deadline = time.time() + 15
+    while time.time() < deadline and any(alive(pid) for pid in servers):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in servers), "a teacher server outlived its run"

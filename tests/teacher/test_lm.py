@@ -223,3 +223,26 @@ def test_llama_processes_wait_passively(monkeypatch, tmp_path):
     assert llama_env()["GOMP_SPINCOUNT"] == "1000"  # a short spin first (it overrides the policy's 0)
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert llama_env()["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins
+
+
+@pytest.mark.parametrize("json_schema", [True, False])
+def test_answers_are_constrained_by_the_servers_json_schema(json_schema):
+    from pada.agents import AgentSuite, Strategy
+    from pada.tasks.schema import MCItem
+    from tests.fixtures.teacher_server import serve
+
+    strategy = Strategy(id="s", pattern_id="p", pattern="states of matter", what_to_write="questions",
+                        what_to_vary="objects", what_to_avoid="ambiguity")  # fmt: skip
+    exemplar = MCItem("t/1", "Which process turns liquid water into vapor?", ("melting", "boiling"), 1)
+    with serve() as teacher:
+        cfg = lm_cfg(api_base=teacher.api_base, json_schema=json_schema, concurrency=1)
+        with AgentSuite.open(cfg, generation={"items_per_call": 2}) as agents:
+            assert len(agents.generate_from_strategy(strategy, [exemplar], n=2)) == 2
+    formats = [c.get("response_format") for c in teacher.calls]
+    if not json_schema:
+        assert formats == [None] * len(formats)
+        return
+    schema = formats[-1]["json_schema"]["schema"]  # the generation call (the first plans topics)
+    assert formats[-1]["type"] == "json_schema" and list(schema["properties"]) == ["questions"]
+    item = schema["$defs"]["MCQuestion"]
+    assert list(item["properties"]) == ["question", "options", "answer"]  # the prompt's order

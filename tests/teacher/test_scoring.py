@@ -61,3 +61,19 @@ def test_objects_with_attributes_are_read_like_dicts():
 
 def test_a_tie_goes_to_the_first_letter():
     assert best_option({"A": 0.5, "B": 0.5}) == ("A", 0.5)
+
+
+def test_numbered_answers_give_one_distribution_per_question():
+    from pada.teacher.scoring import numbered_option_probabilities
+
+    tokens = [
+        entry("1", 0.0, []), entry(".", 0.0, []), entry(" B", math.log(0.7), [(" A", math.log(0.3))]),
+        entry("\n", 0.0, []), entry("2", 0.0, []), entry(")", 0.0, []),
+        entry(" C", math.log(0.5), [(" D", math.log(0.5))]), entry("\n", 0.0, []),
+        # question 3 is answered with a word, not a letter; question 4 is missing
+        entry("3", 0.0, []), entry(".", 0.0, []), entry(" None", -0.1, [(" The", -3.0)]),
+    ]  # fmt: skip
+    probs = numbered_option_probabilities({"content": tokens}, [2, 4, 3, 4])
+    assert probs[0] == pytest.approx({"A": 0.3, "B": 0.7})
+    assert probs[1] == pytest.approx({"A": 0.0, "B": 0.0, "C": 0.5, "D": 0.5})
+    assert probs[2] is None and probs[3] is None
