@@ -32,12 +32,12 @@ def test_acceptance_counts_endorsed_scores_at_or_above_the_threshold():
 @pytest.mark.assets  # the real scireason data
 def test_calibration_over_http_pays_one_call_per_item(tmp_path, capsys):
     with serve() as teacher:
-        code = main(["--n", "12", "--thresholds", "0.3,0.9", "--out", str(tmp_path), "experiment=smoke",
+        code = main(["--n", "12", "--thresholds", "0.5,0.9", "--out", str(tmp_path), "experiment=smoke",
                      "teacher=openai_compatible", f"teacher.api_base={teacher.api_base}",
                      "teacher.model=teacher", "teacher.num_retries=0"])  # fmt: skip
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[-1].startswith("calibration: n=12 threshold=0.5 accept_true=")
+    assert lines[-1].startswith("calibration: n=12 threshold=0.3 accept_true=")  # the configured one
     # The blind solve does not see the label: the corrupted version is served from the cache.
     assert lines[-1].endswith("judge_calls=12") and len(teacher.calls) == 12
     [result] = [json.loads(p.read_text()) for p in tmp_path.glob("*/calibration.json")]
@@ -45,6 +45,6 @@ def test_calibration_over_http_pays_one_call_per_item(tmp_path, capsys):
     # corrupted label is never the true one.
     true_a = sum(r["label"] == "A" for r in result["rows"]["true"]) / 12
     assert [r["threshold"] for r in result["table"]] == [0.3, 0.5, 0.9]
-    assert result["table"][1]["accept_true"] == pytest.approx(true_a)
+    assert result["table"][0]["accept_true"] == pytest.approx(true_a)
     for t, c in zip(result["rows"]["true"], result["rows"]["corrupt"], strict=True):
         assert t["id"] == c["id"] and t["label"] != c["label"] and t["judge"] == c["judge"] == "A"

@@ -1,7 +1,8 @@
 """The teacher-side agents of PaDA: error analysis, pattern mining, strategies, generation, judging.
 
-:class:`AgentSuite` is the facade the loop calls; the rest are its parts (LM construction, DSPy
-signatures and modules, robust calls, usage, mining, records). Nothing here knows about training.
+:class:`AgentSuite` is the facade the loop calls; the rest are its parts (DSPy signatures and
+modules, the agents, mining, records). How a teacher is reached, retried and accounted for is the
+teacher runtime's (:mod:`pada.teacher`). Nothing here knows about training.
 """
 
 from pada.agents.records import (

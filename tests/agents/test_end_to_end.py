@@ -26,7 +26,7 @@ from pada.agents.leakage import HeldOutGuard
 pytestmark = [pytest.mark.slow, pytest.mark.assets]
 
 N_FAILURES = 20
-N_ITEMS = 22  # at least 20 are required; two spare absorb a strategy that under-delivers
+N_ITEMS = 26  # at least 20 are required; the spare absorb strategies whose repeats the generator drops
 TASK = "Multiple-choice science questions (grade school to high school); the student picks one option."
 
 

@@ -25,10 +25,11 @@ pytestmark = pytest.mark.assets  # the real scireason data and MiniLM embedder
 
 
 #: The loop tests' own budgets, pinned here so that retuning the smoke experiment leaves them alone:
-#: 8 failures (enough for the elbow), K up to 3, 4 accepted items split between the two paths.
+#: 8 failures (enough for the elbow) analysed one per call, K up to 3, 4 accepted items split between
+#: the two paths.
 LOOP_BUDGETS = (
-    "pattern_mining.max_failures=8", "pattern_mining.k_max=3", "generation.budget=4",
-    "generation.items_per_call=2", "generation.max_train_errors=4",
+    "pattern_mining.max_failures=8", "pattern_mining.analysis_batch_size=1", "pattern_mining.k_max=3",
+    "generation.budget=4", "generation.items_per_call=2", "generation.max_train_errors=4",
 )  # fmt: skip
 
 
