@@ -155,18 +155,22 @@ class QualityGate:
             The reasons to reject each item (empty: it may go to the judge), in order.
         """
         vecs = self._vectors(items)
-        out = []
-        for item in items:
-            text = item_text(item)
-            reasons = structural_problems(item, self.cfg)
-            exact = self._known_exact.get(normalize_text(text))
-            if exact is not None:
-                reasons.append(f"duplicate: identical to {exact}")
-            else:
-                reasons.extend(self._near_duplicate(vecs[item.id], [], []))
-            reasons.extend(self._contamination(text, vecs[item.id]))
-            out.append(reasons)
-        return out
+        return [self._cheap_reasons(item, vecs[item.id], [], []) for item in items]
+
+    def _cheap_reasons(
+        self, item: MCItem, vec: np.ndarray, batch_vecs: list[np.ndarray], batch_ids: list[str]
+    ) -> list[str]:
+        # Structure, an exact or near duplicate (of known items and of those accepted from this
+        # batch so far), contamination: everything that needs no judge, in that order.
+        text = item_text(item)
+        reasons = structural_problems(item, self.cfg)
+        exact = self._known_exact.get(normalize_text(text))
+        if exact is not None:
+            reasons.append(f"duplicate: identical to {exact}")
+        else:
+            reasons.extend(self._near_duplicate(vec, batch_vecs, batch_ids))
+        reasons.extend(self._contamination(text, vec))
+        return reasons
 
     def _vectors(self, items: Sequence[MCItem]) -> dict[str, np.ndarray]:
         # Each candidate is embedded once, whether prescreen, check or both look at it.
@@ -197,14 +201,7 @@ class QualityGate:
         accepted_ids: list[str] = []
         for item in items:
             vec = vecs[item.id]
-            text = item_text(item)
-            reasons = structural_problems(item, self.cfg)
-            exact = self._known_exact.get(normalize_text(text))
-            if exact is not None:
-                reasons.append(f"duplicate: identical to {exact}")
-            else:
-                reasons.extend(self._near_duplicate(vec, accepted_vecs, accepted_ids))
-            reasons.extend(self._contamination(text, vec))
+            reasons = self._cheap_reasons(item, vec, accepted_vecs, accepted_ids)
             if judge_scores is not None:
                 if item.id in judge_scores:
                     score, why = judge_scores[item.id]
@@ -217,7 +214,7 @@ class QualityGate:
             ok = not reasons
             decisions.append(GateDecision(item.id, ok, reasons))
             if ok:
-                self._known_exact[normalize_text(text)] = item.id
+                self._known_exact[normalize_text(item_text(item))] = item.id
                 accepted_vecs.append(vec)
                 accepted_ids.append(item.id)
         if accepted_vecs:
