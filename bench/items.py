@@ -60,13 +60,6 @@ STRATEGIES = [
 ]
 
 
-def compose(overrides: list[str]) -> Any:
-    """pada's config, as ``python -m pada`` composes it (without a run folder)."""
-    from pada.calibrate import compose as compose_cfg
-
-    return compose_cfg(overrides)
-
-
 def workload(cfg: Any, slots: int, n_pattern: int, n_errors: int, out: Path, seed: int) -> dict[str, Any]:
     """Generate and gate items on a fresh server with ``slots`` slots; return what it cost."""
     from omegaconf import OmegaConf
@@ -150,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench" / "items")
     p.add_argument("overrides", nargs="*", help="Hydra overrides (default: experiment=scireason)")
     args = p.parse_args(argv)
-    from pada.calibrate import acceptance, calibrate
+    from pada.calibrate import acceptance, calibrate, compose
 
     cfg = compose(args.overrides or ["experiment=scireason"])
     n_pattern, n_errors, n_calib = (10, 5, 40) if args.quick else (30, 15, 200)

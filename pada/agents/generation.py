@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pada.agents.analysis import failure_inputs
 from pada.agents.context import AgentContext
@@ -25,10 +25,11 @@ from pada.agents.modules import ErrorCorrectingGeneration, PatternGuidedGenerati
 from pada.agents.parsing import ParseError, format_item, to_mc_item
 from pada.agents.records import GeneratedItem, Strategy
 from pada.agents.signatures import first_int
-from pada.tasks.schema import EvalRecord, MCItem, normalize_text
+from pada.tasks.schema import LETTERS, EvalRecord, MCItem, normalize_text
 from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Output tokens per call: a fixed part plus a share per item asked for.
 TOKENS_BASE, TOKENS_PER_ITEM = 40, 150
@@ -57,10 +58,17 @@ def content_id(text: str) -> str:
     return "syn-" + hashlib.sha1(normalize_text(text).encode()).hexdigest()[:12]
 
 
-def _answer_text(letter_and_text: str) -> str:
-    """``"B. respiration"`` -> ``"respiration"`` (the letter means nothing without the options)."""
-    head, sep, rest = letter_and_text.partition(". ")
-    return rest if sep and len(head) == 1 else letter_and_text
+def _option_text(record: EvalRecord, letter: str) -> str:
+    """The text of the option ``letter`` names (the letter means nothing without the options)."""
+    letter = (letter or "").strip().upper()[:1]
+    if letter and letter in LETTERS[: len(record.choices)]:
+        return record.choices[LETTERS.index(letter)]
+    return letter or "(no answer)"
+
+
+def _hotter(base: float, step: int) -> float:
+    """The temperature of the ``step``-th further call for the same request (see TEMPERATURE_STEP)."""
+    return min(max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * step)
 
 
 def _is_copy(question: str, sources: Sequence[str]) -> bool:
@@ -209,29 +217,25 @@ class Generator:
         # The options are not shown: a small teacher shown them copies them into its new item (even
         # into the item of another failure), which the gate then rejects as a near duplicate.
         failures = "\n\n".join(
-            f"Failure {i}:\nQuestion: {f['question']}\nCorrect answer: {_answer_text(f['correct_answer'])}\n"
-            f"The student answered: {_answer_text(f['student_answer'])}"
-            for i, f in enumerate((failure_inputs(r) for r in records), start=1)
+            f"Failure {i}:\nQuestion: {failure_inputs(r)['question']}\n"
+            f"Correct answer: {_option_text(r, r.gold)}\n"
+            f"The student answered: {_option_text(r, r.prediction)}"
+            for i, r in enumerate(records, start=1)
         )
 
         def parse(pred: Any) -> list[tuple[Any, MCItem]]:
-            items, bad = [], 0
-            for raw in list(pred.questions or [])[: len(records) + 2]:
-                try:
-                    items.append((first_int(getattr(raw, "failure", 0)), to_mc_item(raw, "pending")[0]))
-                except ParseError:
-                    bad += 1
-            if bad:
-                ctx.usage.count(agent, parse_failures=bad)
-            if not items:
-                raise ParseError("no valid item in the answer")
-            return items
+            return self._valid_items(
+                agent,
+                pred.questions,
+                len(records) + 2,
+                lambda raw: (first_int(getattr(raw, "failure", 0)), to_mc_item(raw, "pending")[0]),
+            )
 
         avoid = "\n".join(f"- {r.question[:120]}" for r in records)
         lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * len(records))
         base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
         if base > 0 and call:
-            lm_kwargs["temperature"] = min(max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * call)
+            lm_kwargs["temperature"] = _hotter(base, call)
         outcome = ctx.teacher.run(
             agent,
             f"{key}/call{call}",
@@ -256,10 +260,7 @@ class Generator:
         out = []
         for i in sorted(owner):
             record, item = records[i], owner[i]
-            why = self._why_not_new(item, [record.question])
-            if why:
-                ctx.usage.count(agent, dropped=1)
-                log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
+            if self._drop(agent, item, [record.question]):
                 continue
             target = f"the same knowledge as this training question: {record.question}"
             make = self._maker(
@@ -283,6 +284,32 @@ class Generator:
             return GeneratedItem(final, rationale, path, origin, target(call_inputs), rollout)
 
         return make
+
+    def _valid_items(self, agent: str, raws: Any, limit: int, convert: Callable[[Any], T]) -> list[T]:
+        """Each of the first ``limit`` raw items that converts; one malformed item does not cost its siblings.
+
+        Raises:
+            ParseError: Not one item converted (the call is retried).
+        """
+        items, bad = [], 0
+        for raw in list(raws or [])[:limit]:
+            try:
+                items.append(convert(raw))
+            except ParseError:
+                bad += 1
+        if bad:
+            self.ctx.usage.count(agent, parse_failures=bad)
+        if not items:
+            raise ParseError("no valid item in the answer")
+        return items
+
+    def _drop(self, agent: str, item: MCItem, sources: Sequence[str]) -> str | None:
+        """Why ``item`` is dropped before the gate (counted and logged), or ``None`` to keep it."""
+        why = self._why_not_new(item, sources)
+        if why:
+            self.ctx.usage.count(agent, dropped=1)
+            log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
+        return why
 
     def _why_not_new(self, item: MCItem, sources: Sequence[str]) -> str | None:
         if self.ctx.guard.max_share(item.question) >= COPY_SHARE:
@@ -333,24 +360,16 @@ class Generator:
             avoid = "\n".join(f"- {q[:120]}" for q in written[-MAX_AVOID:])
             lm_kwargs: dict[str, Any] = {}
             if base > 0 and wave:
-                lm_kwargs["temperature"] = min(max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * wave)
+                lm_kwargs["temperature"] = _hotter(base, wave)
             calls = [(call + i, want) for i, want in enumerate(wants)]
 
             def one(spec: tuple[int, int], avoid: str = avoid, lm_kwargs: dict[str, Any] = lm_kwargs) -> Any:
                 number, want = spec
 
                 def parse(pred: Any) -> list[tuple[MCItem, str]]:
-                    items, bad = [], 0
-                    for raw in list(pred.questions or [])[: want + 2]:
-                        try:
-                            items.append(to_mc_item(raw, "pending"))
-                        except ParseError:
-                            bad += 1  # one malformed item does not cost its siblings
-                    if bad:
-                        ctx.usage.count(agent, parse_failures=bad)
-                    if not items:
-                        raise ParseError("no valid item in the answer")
-                    return items
+                    return self._valid_items(
+                        agent, pred.questions, want + 2, lambda r: to_mc_item(r, "pending")
+                    )
 
                 call_inputs = inputs(number)
                 outcome = ctx.teacher.run(
@@ -369,10 +388,8 @@ class Generator:
                 for item, rationale in outcome.value or []:
                     if len(out) >= n:
                         break
-                    why = self._why_not_new(item, sources)
+                    why = self._drop(agent, item, sources)
                     if why:
-                        ctx.usage.count(agent, dropped=1)
-                        log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
                         if why != HELD_OUT:
                             dropped.append(item.question)
                         continue

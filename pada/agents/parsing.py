@@ -13,10 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pada.tasks.schema import LETTERS, MCItem, normalize_text
-from pada.teacher.runner import ParseError
-
-__all__ = ["ParseError"]  # re-exported: the agents raise it from here
-
+from pada.teacher.runner import ParseError as ParseError  # re-exported: the agents raise it from here
 
 # "A) x", "(b) x", "C. x", "D: x", "E - x", "<A> x", "[B] x"; not "U.S. Navy" or "A cat".
 _OPTION_PREFIX = re.compile(r"^\s*(?:[\(\[<][A-Za-z][\)\]>]\s*|[A-Za-z][\).:]\s+|[A-Za-z]\s+-\s+)")

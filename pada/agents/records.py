@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pada.tasks.schema import MCItem
-from pada.teacher.runner import AgentFailure
-
-__all__ = ["AgentFailure"]  # re-exported: agents and the loop read failures from here
+from pada.teacher.runner import AgentFailure as AgentFailure  # re-exported for the agents and the loop
 
 
 @dataclass
