@@ -71,7 +71,7 @@ def workload(cfg: Any, slots: int, n_pattern: int, n_errors: int, out: Path, see
     from pada.tasks.schema import EvalRecord, MCItem
 
     splits = prepare_splits(cfg.dataset, out)
-    train = [i for i in splits["train"] if isinstance(i, MCItem)]
+    train = [i for i in splits.train if isinstance(i, MCItem)]
     rng = random.Random(seed)
     exemplars = rng.sample(train, int(cfg.generation.exemplars))
     posed = rng.sample([i for i in train if i not in exemplars], n_errors)
@@ -88,7 +88,7 @@ def workload(cfg: Any, slots: int, n_pattern: int, n_errors: int, out: Path, see
     with AgentSuite.open(teacher, None, cfg.embedder, cfg.pattern_mining, cfg.generation, run_dir=out,
                          seed=seed, judge_checks=bool(cfg.quality_gate.judge_checks),
                          judge_batch=int(cfg.quality_gate.judge_batch)) as agents:  # fmt: skip
-        held_out = [*splits["validation"], *splits["test"]]
+        held_out = [*splits.validation, *splits.test]
         agents.hold_out(i.question for i in held_out)
         gate = QualityGate(cfg.quality_gate, agents.embedder.encode, train, held_out)
         start = time.perf_counter()

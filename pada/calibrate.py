@@ -77,7 +77,7 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
     from pada.tasks.schema import MCItem
 
     splits = prepare_splits(cfg.dataset, out_dir)
-    pool = [i for i in splits["train"] if isinstance(i, MCItem)]
+    pool = [i for i in splits.train if isinstance(i, MCItem)]
     rng = random.Random(seed)
     items = rng.sample(pool, min(n, len(pool)))
     versions = {

@@ -1,4 +1,4 @@
-"""Turn the ``dataset`` config into the three splits a run works on, and record them."""
+"""Turn the ``dataset`` config into the splits a run works on, and record them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from pada.tasks import build_task
-from pada.tasks.schema import Item
-from pada.tasks.splits import split_items, write_manifest
+from pada.tasks.splits import Splits, split_items, write_manifest
 
 
 def _size(value: float) -> int | float:
@@ -16,7 +15,7 @@ def _size(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def prepare_splits(dataset: DictConfig, out_dir: Path) -> dict[str, list[Item]]:
+def prepare_splits(dataset: DictConfig, out_dir: Path) -> Splits:
     """Load the task, split it, and write ``data/split_manifest.json`` under ``out_dir``.
 
     Args:
@@ -24,7 +23,8 @@ def prepare_splits(dataset: DictConfig, out_dir: Path) -> dict[str, list[Item]]:
         out_dir: The run folder.
 
     Returns:
-        ``{"train": [...], "validation": [...], "test": [...]}``.
+        The splits: train, validation (with its ``mine`` / ``select`` parts) and test, and the
+        reserve of items no split took.
     """
     items = build_task(
         dataset.name,
@@ -39,6 +39,7 @@ def prepare_splits(dataset: DictConfig, out_dir: Path) -> dict[str, list[Item]]:
         test_size=_size(dataset.test_size),
         seed=dataset.seed,
         stratify=dataset.stratify,
+        select_size=_size(dataset.select_size),
     )
     write_manifest(splits, out_dir / "data" / "split_manifest.json")
-    return {"train": splits.train, "validation": splits.validation, "test": splits.test}
+    return splits

@@ -26,6 +26,7 @@ from pada.loop.export import export_run
 from pada.loop.leakage import check_augmented
 from pada.loop.summary import final_metrics, write_metrics, write_summary
 from pada.provenance import runtime_record
+from pada.tasks.splits import Splits
 
 log = logging.getLogger("pada")
 
@@ -116,7 +117,7 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
     job = HydraConfig.get().job
     with Tracker(cfg.logger, out, cfg, job_name=f"{cfg.experiment_name}-{cfg.method.name}-s{cfg.seed}",
                  group=cfg.experiment_name) as tracker:  # fmt: skip
-        recipe = PadaRecipe(cfg, folder, splits)
+        recipe = PadaRecipe(cfg, folder, splits.as_dict(), reserve=splits.reserve, select_ids=splits.select)
         rounds_so_far: list[dict[str, Any]] = []
 
         def on_round(metrics: dict[str, Any]) -> None:
@@ -151,7 +152,7 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
         exported = export_run(cfg, out, final["best_round"])
         # The gate checked each item; this checks the outcome. A leak is recorded loudly, not fatal:
         # the data and models exist, and a person should see them to judge the leak.
-        held_out = {name: splits[name] for name in ("validation", "test")}
+        held_out = {"validation": splits.validation, "test": splits.test}
         leakage = check_augmented(Path(exported["dataset"]), held_out, cfg.quality_gate.decontam_ngram, out)
         final["leaked_items"] = len(leakage.leaks)
         header["status"] = "finished"
@@ -197,11 +198,13 @@ def _log_round_artifacts(tracker: Any, out: Path, metrics: dict[str, Any]) -> No
             for s in read_jsonl(samples)
         ]
         tracker.log_table("samples", rows, round=t)
+    if metrics.get("pattern_effects"):
+        tracker.log_table("pattern_effects", metrics["pattern_effects"], round=t)
     if metrics.get("rejected_by_reason"):
         tracker.plot_rejections(metrics["rejected_by_reason"], round=t)
 
 
-def _print_plan(cfg: DictConfig, splits: dict[str, list[Any]], out: Path) -> None:
+def _print_plan(cfg: DictConfig, splits: Splits, out: Path) -> None:
     plan = {
         "experiment": cfg.experiment_name,
         "method": cfg.method.name,
@@ -209,7 +212,9 @@ def _print_plan(cfg: DictConfig, splits: dict[str, list[Any]], out: Path) -> Non
         "teacher": f"{cfg.teacher.provider}: {cfg.teacher.model}",
         "judge": f"{cfg.judge.provider}: {cfg.judge.model}",
         "embedder": cfg.embedder.name,
-        "splits": {name: len(items) for name, items in splits.items()},
+        "splits": {name: len(items) for name, items in splits.as_dict().items()},
+        "validation parts": splits.params.get("validation_parts", "not split: all of it mines and selects"),
+        "reserve (real items in no split)": len(splits.reserve),
         "rounds": cfg.method.rounds,
         "synthetic budget per round": cfg.generation.budget,
         "run folder": str(out),

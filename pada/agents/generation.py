@@ -98,7 +98,9 @@ class Generator:
         self._topics: dict[tuple[str, str], list[str]] = {}  # topic plan per (strategy id, strategy text)
         self._lock = threading.Lock()
 
-    def from_strategy(self, strategy: Strategy, exemplars: Sequence[MCItem], n: int) -> list[GeneratedItem]:
+    def from_strategy(
+        self, strategy: Strategy, exemplars: Sequence[MCItem], n: int, path: str = "pattern"
+    ) -> list[GeneratedItem]:
         """Items that follow a strategy (see :meth:`AgentSuite.generate_from_strategy`)."""
         guard = self.ctx.guard
         # An exemplar that is (nearly) a held-out item is dropped; one that merely shares a phrase is kept.
@@ -127,14 +129,14 @@ class Generator:
             focus = call_inputs.get("focus")
             return f"{skill} (topic: {focus})" if focus else skill
 
-        meta = {"path": "pattern", "origin": strategy.id, "pattern_id": strategy.pattern_id}
+        meta = {"path": path, "origin": strategy.id, "pattern_id": strategy.pattern_id}
         return self._generate(
             "pattern_generation",
             f"gen/{strategy.id}",
             self.pattern_module,
             inputs,
             n,
-            self._maker("pattern", strategy.id, target, meta),
+            self._maker(path, strategy.id, target, meta),
             [e.question for e in safe],
         )
 

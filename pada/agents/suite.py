@@ -228,7 +228,7 @@ class AgentSuite:
         return self._patterns.draft(patterns)
 
     def generate_from_strategy(
-        self, strategy: Strategy, exemplars: Sequence[MCItem], n: int
+        self, strategy: Strategy, exemplars: Sequence[MCItem], n: int, path: str = "pattern"
     ) -> list[GeneratedItem]:
         """Write ``n`` distinct new items that follow ``strategy``, in the style of training exemplars.
 
@@ -241,11 +241,12 @@ class AgentSuite:
             strategy: From :meth:`draft_strategies`.
             exemplars: Training items shown as style examples (never validation or test items).
             n: How many items to return (fewer if the teacher fails repeatedly).
+            path: The provenance path the items carry (``generic`` for the untargeted control).
 
         Returns:
-            The items, with provenance (``path="pattern"``, ``origin=strategy.id``).
+            The items, with provenance (``path``, ``origin=strategy.id``).
         """
-        return self._generator.from_strategy(strategy, exemplars, n)
+        return self._generator.from_strategy(strategy, exemplars, n, path)
 
     def generate_from_train_error(self, record: EvalRecord, n: int = 1) -> list[GeneratedItem]:
         """Write ``n`` new items that exercise the skill behind one *training* failure (LLM2LLM path).

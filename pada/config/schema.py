@@ -53,6 +53,8 @@ class DatasetConfig:
     A split size is an item count, ``-1`` for "all remaining", or a fraction in (0, 1).
     ``sources`` restricts the builder to some of its sources (``scireason``; empty = all);
     ``path`` is the file (``jsonl``). ``stratify`` keeps each split's mix of sources.
+    ``select_size`` (a count or a fraction of validation) keeps that part of validation for choosing
+    the round; patterns are mined on the rest. ``0``: all of validation does both.
     """
 
     name: str = MISSING
@@ -62,6 +64,7 @@ class DatasetConfig:
     train_size: float = 400
     val_size: float = 200
     test_size: float = 400
+    select_size: float = 0
     stratify: bool = True
     seed: int = 0
 
@@ -118,6 +121,7 @@ class PatternMiningConfig:
     k_max: int = 6
     k: int | None = None
     min_failures_to_cluster: int = 4
+    near_k: int = 20
     seed: int = 0
 
 
@@ -188,9 +192,16 @@ class LoggerConfig:
 
 @dataclass
 class MethodConfig:
-    """Which augmentation method runs: PaDA, a baseline, or an ablation."""
+    """Which augmentation method runs: PaDA, a baseline, an ablation, or a control.
+
+    ``augment_with`` says where a round's added items come from: ``targeted`` (items the teacher writes
+    from validation patterns and / or training failures: PaDA, its ablations, LLM2LLM), ``generic``
+    (items the teacher writes from the task description and training exemplars alone, through the same
+    gate) or ``real`` (real items of the task that are in no split: the most the budget can buy).
+    """
 
     name: str = MISSING
+    augment_with: str = "targeted"
     rounds: int = 1
     patience: int = 1
     use_val_patterns: bool = True

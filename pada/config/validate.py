@@ -37,6 +37,22 @@ def _is_size(v: Any) -> bool:
     return v == -1 or (0 < v < 1) or (v >= 0 and float(v).is_integer())
 
 
+#: Where a method's added items come from (see :class:`pada.config.schema.MethodConfig`).
+AUGMENT_WITH = ("targeted", "generic", "real")
+
+
+def augments(method: Any) -> bool:
+    """Whether a method adds items to the training data at all (``sft`` does not)."""
+    if method.augment_with == "targeted":
+        return bool(method.use_val_patterns or method.use_train_errors)
+    return True
+
+
+def uses_teacher(method: Any) -> bool:
+    """Whether a method calls the teacher (``sft`` and the real-data control do not)."""
+    return augments(method) and method.augment_with != "real"
+
+
 def _unit(v: Any) -> bool:
     return 0.0 <= v <= 1.0
 
@@ -50,7 +66,7 @@ def _lm_checks(cfg: DictConfig, group: str) -> None:
     _check(cfg, f"{group}.timeout_s", lambda v: v > 0, "a positive number of seconds")
     _check(cfg, f"{group}.num_retries", lambda v: v >= 0, "an integer >= 0")
     _check(cfg, f"{group}.concurrency", lambda v: v >= 1, "an integer >= 1")
-    if lm.provider in KEY_REQUIRED and cfg.method.name != "sft":
+    if lm.provider in KEY_REQUIRED and uses_teacher(cfg.method):
         env = lm.api_key_env
         if not env or not os.environ.get(env):
             raise ConfigError(
@@ -72,6 +88,9 @@ def validate(cfg: DictConfig) -> None:
     size = "a count >= 0, -1 (all remaining) or a fraction in (0, 1)"
     for key in ("dataset.train_size", "dataset.val_size", "dataset.test_size"):
         _check(cfg, key, _is_size, size)
+    _check(
+        cfg, "dataset.select_size", lambda v: _is_size(v) and v != -1, "a count >= 0 or a fraction in (0, 1)"
+    )
     if cfg.dataset.kind not in ("multiple_choice", "free_form"):
         _fail("dataset.kind", cfg.dataset.kind, "multiple_choice or free_form")
     if cfg.model.source not in ("asset", "hub", "local", "tiny_random"):
@@ -92,6 +111,7 @@ def validate(cfg: DictConfig) -> None:
 
     pm = "pattern_mining"
     _check(cfg, f"{pm}.analysis_batch_size", lambda v: v >= 1, "an integer >= 1")
+    _check(cfg, f"{pm}.near_k", lambda v: v >= 0, "an integer >= 0 (0 = no nearest items)")
     _check(cfg, f"{pm}.max_failures", lambda v: v >= 1, "an integer >= 1")
     _check(cfg, f"{pm}.k_min", lambda v: v >= 1, "an integer >= 1")
     if cfg[pm].k_max < cfg[pm].k_min:
@@ -132,5 +152,7 @@ def validate(cfg: DictConfig) -> None:
     m = cfg.method
     _check(cfg, "method.rounds", lambda v: v >= 1, "an integer >= 1")
     _check(cfg, "method.patience", lambda v: v >= 1, "an integer >= 1")
-    if m.name != "sft" and not (m.use_val_patterns or m.use_train_errors):
+    if m.augment_with not in AUGMENT_WITH:
+        _fail("method.augment_with", m.augment_with, "one of " + ", ".join(AUGMENT_WITH))
+    if m.name != "sft" and m.augment_with == "targeted" and not (m.use_val_patterns or m.use_train_errors):
         _fail("method.use_val_patterns", m.use_val_patterns, "true when use_train_errors is false")

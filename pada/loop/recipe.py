@@ -25,15 +25,24 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from pada.config.validate import augments
 from pada.loop.artifacts import RunFolder, read_json, read_jsonl, write_json, write_jsonl
 from pada.loop.budget import path_quotas, proportional
+from pada.loop.effects import (
+    centroid,
+    forgetting,
+    nearest_items,
+    outcomes_record,
+    pattern_effects,
+    summarize_effects,
+)
 from pada.loop.progress import Progress
 from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
 from pada.tasks.io import read_records
@@ -54,6 +63,20 @@ def _usage_delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {key: now.get(key, 0) - before.get(key, 0) for key in USAGE_KEYS}
 
 
+def generic_strategy(task: str) -> Any:
+    """The strategy of the generic-synthetic control: the task itself, aimed at no failure."""
+    from pada.agents.records import Strategy
+
+    return Strategy(
+        id="strategy-generic",
+        pattern_id="generic",
+        pattern="none (general practice items for the task, not aimed at any failure): " + task,
+        what_to_write="new questions of the same kind and level as the examples, each on its own topic",
+        what_to_vary="the topic, the difficulty and which option is correct",
+        what_to_avoid="copying or paraphrasing the examples; trick questions; more than one correct option",
+    )
+
+
 def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[MCItem]:
     out = []
     for row in rows:
@@ -72,6 +95,9 @@ class PadaRecipe:
         folder: The run folder.
         splits: ``train``, ``validation`` and ``test`` items.
         on_round: Called with each round's metrics as soon as they are known (tracking, summaries).
+        reserve: Real items in no split, for ``method.augment_with=real`` (the real-data control).
+        select_ids: The validation items that choose the round (best round, early stopping); the
+            others are mined for patterns. Empty: all of validation does both.
     """
 
     def __init__(
@@ -80,11 +106,16 @@ class PadaRecipe:
         folder: RunFolder,
         splits: dict[str, list[Item]],
         on_round: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        reserve: Sequence[Item] = (),
+        select_ids: Collection[str] = (),
     ) -> None:
         self.cfg = cfg
         self.method = cfg.method
         self.folder = folder
         self.splits = splits
+        self.reserve = list(reserve)
+        self.select_ids = frozenset(select_ids)
         self.on_round = on_round or (lambda metrics: None)
         self.rounds: list[dict[str, Any]] = []
         self.notes: list[str] = []
@@ -92,23 +123,29 @@ class PadaRecipe:
         self._agents: Any = None
         self._gate: QualityGate | None = None
         self._usage_mark: dict[str, Any] = {}
+        self._outcomes: list[tuple[int, dict[str, list[EvalRecord]]]] = []
 
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> list[dict[str, Any]]:
         """Run every round; return the per-round metrics."""
-        augmenting = self.method.use_val_patterns or self.method.use_train_errors
-        last_round = self.method.rounds if augmenting else 0
+        last_round = self.method.rounds if augments(self.method) else 0
         synthetic: list[MCItem] = []
         adapter: Path | None = None
+        previous: dict[str, list[EvalRecord]] | None = None
         best_val, stale = -1.0, 0
         with self._stack:
             for t in range(last_round + 1):
                 adapter = self.fine_tune(t, [*self.splits["train"], *synthetic], adapter)
                 records = self.evaluate(t, adapter, synthetic)
                 metrics = self._round_metrics(t, records)
-                if metrics["val_acc"] > best_val:
-                    best_val, stale = metrics["val_acc"], 0
+                self._write_outcomes(t, records)
+                if previous is not None:
+                    self._effects(t, previous, records, metrics)
+                previous = records
+                # The round is chosen on the select part of validation; patterns come from the rest.
+                if metrics["val_select_acc"] > best_val:
+                    best_val, stale = metrics["val_select_acc"], 0
                 else:
                     stale += 1
                 if t == last_round or stale >= self.method.patience:
@@ -127,9 +164,20 @@ class PadaRecipe:
     def augment(
         self, t: int, records: dict[str, list[EvalRecord]], synthetic: list[MCItem], metrics: dict[str, Any]
     ) -> list[MCItem]:
-        """One round of augmentation: patterns from validation failures, items from both paths, the gate."""
+        """One round of augmentation: patterns from validation failures, items from both paths, the gate.
+
+        The controls take the same budget from elsewhere: real items in no split (``augment_with=real``)
+        or items written from the task description alone, through the same gate (``generic``).
+        """
+        budget = int(self.cfg.generation.budget)
+        metrics["budget"] = budget
+        if self.method.augment_with == "real":
+            return self.add_real_items(t, synthetic, budget, metrics)
+        if self.method.augment_with == "generic":
+            strategy = generic_strategy(self._task_description())
+            return self.generate(t, [strategy], [1], budget, [], 0, metrics, path="generic")
         val_quota, train_quota = path_quotas(
-            self.cfg.generation.budget,
+            budget,
             self.cfg.generation.val_share,
             self.method.use_val_patterns,
             self.method.use_train_errors,
@@ -146,6 +194,7 @@ class PadaRecipe:
                 metrics["k"] = len(patterns)
             strategies = self.draft_strategies(t, patterns)
             weights = [max(1, len(p.member_ids)) for p in patterns]
+            self.locate_patterns(t, patterns)
         train_failures = self._train_failures(records, synthetic) if train_quota else []
         accepted = self.generate(t, strategies, weights, val_quota, train_failures, train_quota, metrics)
         return accepted
@@ -214,7 +263,7 @@ class PadaRecipe:
         if self._agents is None:
             from pada.agents.suite import AgentSuite
 
-            task = TASK_DESCRIPTION.get(self.cfg.dataset.name, DEFAULT_TASK)
+            task = self._task_description()
             self._agents = self._stack.enter_context(
                 AgentSuite.open(
                     self.cfg.teacher,
@@ -244,7 +293,10 @@ class PadaRecipe:
 
         stage = "analyze_errors"
         out = self.folder.stage_dir(t, stage)
-        failures = sorted((r for r in val_records if not r.correct), key=lambda r: r.id)
+        # Only the mine part of validation: the select part chooses the round and is never analysed.
+        failures = sorted(
+            (r for r in val_records if not r.correct and r.id not in self.select_ids), key=lambda r: r.id
+        )
         limit = self.cfg.pattern_mining.max_failures
         if len(failures) > limit:
             failures = sorted(random.Random(self.cfg.seed + t).sample(failures, limit), key=lambda r: r.id)
@@ -351,12 +403,14 @@ class PadaRecipe:
         train_failures: list[EvalRecord],
         train_quota: int,
         metrics: dict[str, Any],
+        path: str = "pattern",
     ) -> list[MCItem]:
         """Data Generation Agent + Quality Control Agent, until each path's quota of accepted items is met.
 
         Rejected items are regenerated: each attempt asks only for what is still missing, with fresh
         rollouts, up to ``generation.max_attempts`` attempts. On the training-error path an attempt takes
         failures not yet asked first, then those whose item was rejected (asked again, new rollouts).
+        ``path`` names the strategies' path (``generic`` for the untargeted control).
         """
         stage = "generate"
         out = self.folder.stage_dir(t, stage)
@@ -371,15 +425,52 @@ class PadaRecipe:
             "teacher": self._lm_settings("teacher"),
             "judge": self._lm_settings("judge"),
         }
+        if path != "pattern":
+            settings["path"] = path
         if not self.folder.is_done(t, stage, settings):
             start = time.perf_counter()
             samples, stats = self._generate_and_gate(
-                t, strategies, weights, val_quota, train_failures, train_quota
+                t, strategies, weights, val_quota, train_failures, train_quota, path
             )
-            write_json(out / "stats.json", stats)
-            write_jsonl(out / "samples.jsonl", samples)
-            write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
+            self._write_generated(out, samples, stats)
             self._mark_done(t, stage, settings, {"strategies": len(strategies)}, time.perf_counter() - start)
+        return self._generated(out, metrics)
+
+    def add_real_items(
+        self, t: int, synthetic: list[MCItem], budget: int, metrics: dict[str, Any]
+    ) -> list[MCItem]:
+        """The real-data control: the next ``budget`` items of the reserve (real items in no split)."""
+        stage = "generate"
+        out = self.folder.stage_dir(t, stage)
+        used = {i.id for i in synthetic}
+        fresh = [i for i in self.reserve if i.id not in used and isinstance(i, MCItem)]
+        chosen = fresh[:budget]
+        settings = {"real_items": [i.id for i in chosen], "budget": budget}
+        if not self.folder.is_done(t, stage, settings):
+            notes = []
+            if len(chosen) < budget:
+                notes.append(
+                    f"round {t}: the reserve had {len(chosen)} unused real items for a budget of {budget}"
+                )
+            samples = [
+                {"id": i.id, "path": "real", "origin": i.id, "target": None, "attempt": 0,
+                 "item": i.to_dict(), "rationale": "", "verdict": None, "accepted": True, "reasons": []}
+                for i in chosen
+            ]  # fmt: skip
+            stats = {"requested": budget, "quota": {"real": budget}, "accepted": {"real": len(chosen)},
+                     "notes": notes}  # fmt: skip
+            self._write_generated(out, samples, stats)
+            self._mark_done(t, stage, settings, {"reserve": len(self.reserve)}, 0.0)
+        return self._generated(out, metrics)
+
+    @staticmethod
+    def _write_generated(out: Path, samples: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+        write_json(out / "stats.json", stats)
+        write_jsonl(out / "samples.jsonl", samples)
+        write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
+
+    def _generated(self, out: Path, metrics: dict[str, Any]) -> list[MCItem]:
+        """Read a generate stage's samples back, count them into ``metrics``, return the accepted items."""
         samples = read_jsonl(out / "samples.jsonl")
         stats = read_json(out / "stats.json")
         self.notes += stats["notes"]
@@ -405,12 +496,13 @@ class PadaRecipe:
         val_quota: int,
         train_failures: list[EvalRecord],
         train_quota: int,
+        path: str = "pattern",
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         samples: list[dict[str, Any]] = []
         notes: list[str] = []
         requested = 0
-        accepted = {"pattern": 0, "train_error": 0}
-        quota = {"pattern": val_quota if strategies else 0, "train_error": train_quota}
+        accepted = {path: 0, "train_error": 0}
+        quota = {path: val_quota if strategies else 0, "train_error": train_quota}
         queue = list(train_failures)  # failures not asked yet, then those whose item was rejected
         exemplars = self._exemplars(t)
         progress = Progress(f"round {t}: accepted synthetic items", sum(quota.values()))
@@ -418,7 +510,7 @@ class PadaRecipe:
         agents = self.agents
         for attempt in range(self.cfg.generation.max_attempts):
             tasks: list[Callable[[], list[Any]]] = []
-            need = quota["pattern"] - accepted["pattern"]
+            need = quota[path] - accepted[path]
             if need > 0:
                 for strategy, n in zip(strategies, proportional(need, weights), strict=True):
                     if n:
@@ -426,7 +518,9 @@ class PadaRecipe:
                         tagged = (
                             replace(strategy, id=f"{strategy.id}/attempt{attempt}") if attempt else strategy
                         )
-                        tasks.append(lambda s=tagged, n=n: agents.generate_from_strategy(s, exemplars, n))
+                        tasks.append(
+                            lambda s=tagged, n=n: agents.generate_from_strategy(s, exemplars, n, path)
+                        )
                         requested += n
             need = quota["train_error"] - accepted["train_error"]
             seeds, queue = (queue[:need], queue[need:]) if need > 0 else ([], queue)
@@ -504,6 +598,65 @@ class PadaRecipe:
             self._gate = QualityGate(self.cfg.quality_gate, embed, known, protected)
         return self._gate
 
+    def locate_patterns(self, t: int, patterns: list[Any]) -> dict[str, Any]:
+        """Find each pattern's nearest ``select`` and test items, before any item is written for it.
+
+        Nearest: by cosine between an item's question and the centroid of the pattern's failed
+        questions (the run's embedder); ``pattern_mining.near_k`` of each. Read back in round
+        ``t + 1`` by :func:`pada.loop.effects.pattern_effects`.
+        """
+        stage = "locate_patterns"
+        out = self.folder.stage_dir(t, stage)
+        k = int(self.cfg.pattern_mining.near_k)
+        settings = {"patterns": [[p.id, p.member_ids] for p in patterns], "k": k,
+                    "embedder": self.cfg.embedder.name}  # fmt: skip
+        if self.folder.is_done(t, stage, settings):
+            return read_json(out / "near.json")
+        start = time.perf_counter()
+        validation = {i.id: i for i in self.splits["validation"]}
+        select = [i for i in self.splits["validation"] if not self.select_ids or i.id in self.select_ids]
+        test = list(self.splits["test"])
+        encode = self.agents.embedder.encode
+        vectors = encode([i.question for i in [*select, *test]])
+        select_vecs, test_vecs = vectors[: len(select)], vectors[len(select) :]
+        near: dict[str, Any] = {}
+        for p in patterns:
+            own = [m for m in p.member_ids if m in validation]
+            if not own:
+                continue
+            c = centroid(encode([validation[m].question for m in own]))
+            # Without a select part, validation's nearest items must not be the failures themselves.
+            candidates = [j for j, i in enumerate(select) if i.id not in own]
+            near[p.id] = {
+                "name": p.name,
+                "own": own,
+                "select": nearest_items(c, select_vecs[candidates], [select[j].id for j in candidates], k),
+                "test": nearest_items(c, test_vecs, [i.id for i in test], k),
+            }
+        write_json(out / "near.json", near)
+        self._mark_done(t, stage, settings, {"patterns": len(patterns)}, time.perf_counter() - start)
+        return near
+
+    def _effects(
+        self,
+        t: int,
+        before: dict[str, list[EvalRecord]],
+        after: dict[str, list[EvalRecord]],
+        metrics: dict[str, Any],
+    ) -> None:
+        """Round ``t``'s forgetting against round ``t - 1``, and the effects on ``t - 1``'s patterns."""
+        metrics["forgetting"] = forgetting(before["test"], after["test"])
+        near = self.folder.root / f"round_{t - 1}" / "locate_patterns" / "near.json"
+        if near.exists():
+            effects = pattern_effects(read_json(near), t - 1, before, after)
+            metrics["pattern_effects"] = effects
+            metrics["pattern_fix"] = summarize_effects(effects)
+
+    def _write_outcomes(self, t: int, records: dict[str, list[EvalRecord]]) -> None:
+        # Each round's right / wrong per test and validation item, for paired statistics (pada.report).
+        self._outcomes = [(r, recs) for r, recs in self._outcomes if r != t] + [(t, records)]
+        write_json(self.folder.root / "outcomes.json", outcomes_record(self._outcomes))
+
     def merge(self, t: int, synthetic: list[MCItem], new_items: list[MCItem]) -> list[MCItem]:
         """D_aug += accepted items; the cumulative set is written for the next round and the export."""
         merged = [*synthetic, *new_items]
@@ -543,6 +696,9 @@ class PadaRecipe:
     def _write_failures(self, out: Path) -> None:
         write_jsonl(out / "agent_failures.jsonl", [f.to_dict() for f in self.agents.failures])
 
+    def _task_description(self) -> str:
+        return TASK_DESCRIPTION.get(self.cfg.dataset.name, DEFAULT_TASK)
+
     def _lm_settings(self, role: str) -> dict[str, Any]:
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)
         return {k: lm[k] for k in ("provider", "model", "api_base", "temperature", "max_tokens")}
@@ -559,12 +715,20 @@ class PadaRecipe:
             rs = records.get(name, [])
             return sum(r.correct for r in rs) / len(rs) if rs else 0.0
 
+        def part(mine: bool) -> float:
+            rs = [r for r in records["validation"] if (r.id not in self.select_ids) == mine]
+            return sum(r.correct for r in rs) / len(rs) if rs else 0.0
+
+        split = bool(self.select_ids)
         metrics: dict[str, Any] = {
             "round": t,
             "train_acc": acc("train"),
             "val_acc": acc("validation"),
+            # Patterns are mined on one part of validation, the round is chosen on the other.
+            "val_mine_acc": part(mine=True) if split else acc("validation"),
+            "val_select_acc": part(mine=False) if split else acc("validation"),
             "test_acc": acc("test"),
-            "val_failures": sum(not r.correct for r in records["validation"]),
+            "val_failures": sum(not r.correct and r.id not in self.select_ids for r in records["validation"]),
             "train_failures": sum(not r.correct for r in records["train"]),
             "generated": 0,
             "accepted": 0,

@@ -17,10 +17,15 @@ if TYPE_CHECKING:
     from pada.loop.leakage import LeakageReport
 
 
+def _selection_acc(r: dict[str, Any]) -> float:
+    # The select part of validation when it is split off (older runs: all of validation).
+    return r["val_select_acc"] if r.get("val_select_acc") is not None else r["val_acc"]
+
+
 def best_round(rounds: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The round with the highest validation accuracy (the earliest among ties)."""
+    """The round with the highest accuracy on the select part of validation (the earliest among ties)."""
     evaluated = [r for r in rounds if r.get("val_acc") is not None]
-    return max(evaluated, key=lambda r: (r["val_acc"], -r["round"])) if evaluated else None
+    return max(evaluated, key=lambda r: (_selection_acc(r), -r["round"])) if evaluated else None
 
 
 def final_metrics(rounds: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
@@ -31,6 +36,8 @@ def final_metrics(rounds: list[dict[str, Any]], wall_s: float) -> dict[str, Any]
         "best_round": best.get("round"),
         "train_acc": best.get("train_acc"),
         "val_acc": best.get("val_acc"),
+        "val_mine_acc": best.get("val_mine_acc"),
+        "val_select_acc": best.get("val_select_acc"),
         "test_acc": best.get("test_acc"),
         "gap": best.get("gap"),
         "base_val_acc": rounds[0].get("base_val_acc") if rounds else None,
@@ -65,6 +72,40 @@ def _leakage_lines(report: LeakageReport) -> list[str]:
         "",
         *[f"- {leak.describe(report.n)}" for leak in report.leaks],
     ]
+
+
+def _effect_lines(rounds: list[dict[str, Any]]) -> list[str]:
+    """The "did each strategy fix its pattern?" table and the forgetting counts, where known."""
+    lines: list[str] = []
+    effects = [e for r in rounds for e in r.get("pattern_effects") or []]
+    if effects:
+        lines += [
+            "",
+            "## Did each strategy fix its pattern?",
+            "",
+            "Accuracy in the next round on the pattern's own failures (all wrong when it was drawn) and "
+            "on the `select` and test items nearest to it (by the embedder), before -> after.",
+            "",
+            "| round | pattern | own failures right after | nearest select | nearest test |",
+            "|---|---|---|---|---|",
+        ]
+        for e in effects:
+            lines.append(
+                f"| {e['from_round']} -> {e['from_round'] + 1} | {str(e.get('name', ''))[:60]} | "
+                f"{_pct(e.get('own_acc_after'))} of {e.get('own_failures', 0)} | "
+                f"{_pct(e.get('near_select_acc_before'))} -> {_pct(e.get('near_select_acc_after'))} | "
+                f"{_pct(e.get('near_test_acc_before'))} -> {_pct(e.get('near_test_acc_after'))} |"
+            )
+    moved = [r for r in rounds if r.get("forgetting")]
+    if moved:
+        lines += ["", "## Forgetting (test items)", ""]
+        for r in moved:
+            f = r["forgetting"]
+            lines.append(
+                f"- round {r['round'] - 1} -> {r['round']}: {f['right_to_wrong']} of {f['test_items']} "
+                f"right before and wrong after; {f['wrong_to_right']} wrong before and right after"
+            )
+    return lines
 
 
 def write_summary(
@@ -117,16 +158,23 @@ def write_summary(
     lines += [
         "## Rounds",
         "",
-        "| round | train | validation | test | gap | val failures | K | generated | accepted | calls |",
+        "Validation is mined for patterns on its `mine` part and chooses the round on its `select` part "
+        "(the same items when `dataset.select_size=0`).",
+        "",
+        "| round | train | validation (mine / select) | test | gap | mine failures | K | generated | "
+        "accepted / budget | calls |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rounds:
+        budget = f" / {r['budget']}" if r.get("budget") is not None else ""
         lines.append(
-            f"| {r['round']} | {_pct(r.get('train_acc'))} | {_pct(r.get('val_acc'))} | "
+            f"| {r['round']} | {_pct(r.get('train_acc'))} | {_pct(r.get('val_acc'))} "
+            f"({_pct(r.get('val_mine_acc'))} / {_pct(r.get('val_select_acc'))}) | "
             f"{_pct(r.get('test_acc'))} | {_pct(r.get('gap'))} | {r.get('val_failures', '-')} | "
-            f"{r.get('k', '-')} | {r.get('generated', '-')} | {r.get('accepted', '-')} | "
+            f"{r.get('k', '-')} | {r.get('generated', '-')} | {r.get('accepted', '-')}{budget} | "
             f"{r.get('teacher', {}).get('calls', '-')} |"
         )
+    lines += _effect_lines(rounds)
     lines += ["", "## Time per stage (seconds)", ""]
     for r in rounds:
         stages = r.get("stage_seconds", {})

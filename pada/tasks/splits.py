@@ -24,6 +24,7 @@ from pada.tasks.schema import Item, normalize_text
 SPLIT_NAMES = ("train", "validation", "test")
 # The config keys that users set; errors name them so the fix is obvious.
 SIZE_KEYS = {"train": "dataset.train_size", "validation": "dataset.val_size", "test": "dataset.test_size"}
+SELECT_KEY = "dataset.select_size"
 # Test first, then validation, then train: changing the training budget never changes the held-out sets.
 _FILL_ORDER = ("test", "validation", "train")
 
@@ -37,16 +38,33 @@ class Splits:
         validation: Items whose errors PaDA mines for patterns; never shown to a generator.
         test: Held-out items for the final report.
         params: How the splits were made (seed, requested and resolved sizes, stratification).
+        reserve: The items no split took, in the seeded order (question groups never straddle a
+            split and the reserve): real data that a control method may add in place of synthetic items.
+        select: The ids of the validation items kept for choosing the round (best round, early
+            stopping); the rest of validation is mined for failure patterns. Empty: all of validation
+            does both.
     """
 
     train: list[Item]
     validation: list[Item]
     test: list[Item]
     params: dict[str, Any] = field(default_factory=dict)
+    reserve: list[Item] = field(default_factory=list)
+    select: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, list[Item]]:
         """Return the splits by name, in the order train, validation, test."""
         return {"train": self.train, "validation": self.validation, "test": self.test}
+
+    def validation_part(self, part: str) -> list[Item]:
+        """The ``mine`` or ``select`` part of validation (all of it for both when it is not split)."""
+        if not self.select:
+            return list(self.validation)
+        if part == "select":
+            return [i for i in self.validation if i.id in self.select]
+        if part == "mine":
+            return [i for i in self.validation if i.id not in self.select]
+        raise ValueError(f"unknown validation part {part!r}; expected 'mine' or 'select'")
 
 
 def split_key(item: Item) -> str:
@@ -97,6 +115,7 @@ def split_items(
     seed: int,
     *,
     stratify: bool = True,
+    select_size: float = 0,
 ) -> Splits:
     """Split items into disjoint train / validation / test lists, deterministically.
 
@@ -112,9 +131,11 @@ def split_items(
         test_size: Test size, same forms.
         seed: Seed of the shuffle.
         stratify: Keep the source mix proportional in each split.
+        select_size: How much of validation is kept for choosing the round (a count or a fraction in
+            (0, 1) of validation); the rest is mined for patterns. ``0``: validation is not split.
 
     Returns:
-        The splits; items unused by fixed sizes are left out.
+        The splits; items unused by fixed sizes form the reserve.
 
     Raises:
         TaskDataError: Duplicate ids, an invalid size, more than one ``-1``, sizes that add up to more
@@ -170,14 +191,48 @@ def split_items(
         chosen[name] = taken
         remaining = left
 
+    select = _select_part(chosen["validation"], select_size, seed, stratify)
     params = {
         "seed": seed,
         "stratify": stratify,
-        "requested": requested,
+        "requested": {**requested, "select": select_size} if select else requested,
         "sizes": {name: len(chosen[name]) for name in SPLIT_NAMES},
         "available": total,
+        "reserve": sum(len(g) for g in remaining),
     }
-    return Splits(train=chosen["train"], validation=chosen["validation"], test=chosen["test"], params=params)
+    if select:
+        params["validation_parts"] = {"mine": len(chosen["validation"]) - len(select), "select": len(select)}
+    return Splits(
+        train=chosen["train"],
+        validation=chosen["validation"],
+        test=chosen["test"],
+        params=params,
+        reserve=[item for group in remaining for item in group],
+        select=frozenset(select),
+    )
+
+
+def _select_part(validation: list[Item], size: Any, seed: int, stratify: bool) -> list[str]:
+    """The ids of the validation items that choose the round; question groups stay whole."""
+    count = resolve_size(size, SELECT_KEY, len(validation))
+    if not count:
+        return []
+    if count >= len(validation):
+        raise TaskDataError(
+            f"{SELECT_KEY}={size!r}: leaves no validation items to mine patterns from "
+            f"(validation has {len(validation)}); use a smaller count or a fraction in (0, 1)"
+        )
+    taken: list[str] = []
+    # Its own seeded order, so the part does not depend on how validation was drawn from the pool.
+    for group in _ordered_groups(_groups(validation), seed + 104729, stratify):
+        if len(taken) + len(group) <= count:
+            taken += [item.id for item in group]
+    if len(taken) != count:
+        raise TaskDataError(
+            f"{SELECT_KEY}={size!r}: cannot take exactly {count} validation items (items that share a "
+            f"question stay together; only {len(taken)} fit); change the size slightly"
+        )
+    return sorted(taken)
 
 
 def _fmt(value: Any, count: int | None) -> str:
@@ -250,7 +305,16 @@ def split_manifest(splits: Splits) -> dict[str, Any]:
             "ids": ids,
         }
     overall = _sha256("\n".join(f"{name}:{out[name]['sha256']}" for name in SPLIT_NAMES))
-    return {"sha256": overall, "params": splits.params, "splits": out}
+    manifest: dict[str, Any] = {"sha256": overall, "params": splits.params, "splits": out}
+    if splits.select:
+        # Which validation items mine patterns and which choose the round (both: all, when absent).
+        mine = sorted(i.id for i in splits.validation if i.id not in splits.select)
+        select = sorted(splits.select)
+        manifest["validation_parts"] = {
+            "mine": {"size": len(mine), "sha256": _sha256("\n".join(mine)), "ids": mine},
+            "select": {"size": len(select), "sha256": _sha256("\n".join(select)), "ids": select},
+        }
+    return manifest
 
 
 def write_manifest(splits: Splits, path: str | Path) -> dict[str, Any]:

@@ -55,3 +55,6 @@ def test_methods_differ_only_in_their_switches(compose) -> None:
     assert not sft.use_val_patterns and not sft.use_train_errors
     assert compose("method=pada_no_clustering").method.cluster is False
     assert compose("method=pada_no_quality_gate").method.quality_gate is False
+    assert {compose(f"method={m}").method.augment_with for m in ("pada", "llm2llm", "sft")} == {"targeted"}
+    assert compose("method=real_data_ceiling").method.augment_with == "real"
+    assert compose("method=generic_synthetic").method.augment_with == "generic"

@@ -25,6 +25,9 @@ from pada.errors import ConfigError
         ("logger.mode=maybe", "logger.mode"),
         ("teacher.provider=cohere", "teacher.provider"),
         ("method.rounds=0", "method.rounds"),
+        ("method.augment_with=more", "method.augment_with"),
+        ("dataset.select_size=-1", "dataset.select_size"),
+        ("pattern_mining.near_k=-3", "pattern_mining.near_k"),
     ],
 )
 def test_bad_value_names_its_key(compose, override: str, key: str) -> None:
@@ -35,6 +38,16 @@ def test_bad_value_names_its_key(compose, override: str, key: str) -> None:
 
 def test_sizes_accept_counts_rest_and_fractions(compose) -> None:
     validate(compose("dataset.train_size=0.5", "dataset.val_size=100", "dataset.test_size=-1"))
+
+
+def test_controls_need_no_training_error_or_pattern_path(compose, monkeypatch) -> None:
+    validate(compose("method=real_data_ceiling"))
+    validate(compose("method=generic_synthetic"))
+    # The real-data control never calls the teacher, so a missing API key does not stop it.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    validate(compose("method=real_data_ceiling", "teacher=openai"))
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        validate(compose("method=generic_synthetic", "teacher=openai"))
 
 
 def test_teacher_without_key_is_named(compose, monkeypatch) -> None:

@@ -183,3 +183,39 @@ def test_manifest(tmp_path: Path) -> None:
     other = split_manifest(changed)
     assert other["splits"]["train"]["sha256"] == train["sha256"]
     assert other["splits"]["train"]["content_sha256"] != train["content_sha256"]
+
+
+def test_reserve_holds_the_rest_disjointly_and_deterministically() -> None:
+    items = _items(100)
+    shuffled = list(items)
+    random.Random(3).shuffle(shuffled)
+    a, b = split_items(items, 30, 20, 20, seed=4), split_items(shuffled, 30, 20, 20, seed=4)
+    assert [i.id for i in a.reserve] == [i.id for i in b.reserve]
+    taken = {i.id for part in a.as_dict().values() for i in part}
+    assert len(a.reserve) == 30 and not {i.id for i in a.reserve} & taken
+    assert a.params["reserve"] == 30
+
+
+def test_validation_parts_are_disjoint_deterministic_and_recorded() -> None:
+    items = _items(100, ("s1", "s2"))
+    a = split_items(items, 40, 20, 30, seed=0, select_size=8)
+    b = split_items(list(reversed(items)), 40, 20, 30, seed=0, select_size=8)
+    assert a.select == b.select and len(a.select) == 8
+    mine, select = a.validation_part("mine"), a.validation_part("select")
+    assert len(mine) == 12 and {i.id for i in select} == a.select and not {i.id for i in mine} & a.select
+    # Splitting validation changes none of the three splits.
+    assert _ids(a) == _ids(split_items(items, 40, 20, 30, seed=0))
+    manifest = split_manifest(a)["validation_parts"]
+    assert manifest["select"]["ids"] == sorted(a.select) and manifest["mine"]["size"] == 12
+    assert split_items(items, 40, 20, 30, seed=0, select_size=0.5).params["validation_parts"]["select"] == 10
+
+
+def test_unsplit_validation_does_both() -> None:
+    splits = split_items(_items(100), 40, 20, 30, seed=0)
+    assert not splits.select and "validation_parts" not in split_manifest(splits)
+    assert splits.validation_part("mine") == splits.validation_part("select") == splits.validation
+
+
+def test_select_part_must_leave_items_to_mine() -> None:
+    with pytest.raises(TaskDataError, match="dataset.select_size"):
+        split_items(_items(100), 40, 20, 30, seed=0, select_size=20)
