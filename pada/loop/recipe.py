@@ -409,7 +409,8 @@ class PadaRecipe:
 
         Rejected items are regenerated: each attempt asks only for what is still missing, with fresh
         rollouts, up to ``generation.max_attempts`` attempts. On the training-error path an attempt takes
-        failures not yet asked first, then those whose item was rejected (asked again, new rollouts).
+        failures not yet asked first, then those whose item was rejected (asked again, new rollouts), then,
+        when there are fewer failures than missing items, those whose item was accepted (a second item).
         ``path`` names the strategies' path (``generic`` for the untargeted control).
         """
         stage = "generate"
@@ -523,6 +524,11 @@ class PadaRecipe:
                         )
                         requested += n
             need = quota["train_error"] - accepted["train_error"]
+            if need > len(queue):
+                # Fewer failures left than items missing: a failure whose item was accepted seeds
+                # another (new rollouts), so that every method reaches the same budget.
+                waiting = {r.id for r in queue}
+                queue += [r for r in train_failures if r.id not in waiting][: need - len(queue)]
             seeds, queue = (queue[:need], queue[need:]) if need > 0 else ([], queue)
             for i in range(0, len(seeds), per_call):  # several failures per call, one item each
                 tasks.append(lambda chunk=seeds[i : i + per_call]: agents.generate_from_train_errors(chunk))

@@ -70,3 +70,30 @@ def test_a_training_failure_whose_item_was_rejected_is_asked_again(tmp_path: Pat
         ("train/sky", 1, True),
     ]
     assert any(r.startswith("duplicate") for r in samples[0]["reasons"])
+
+
+class FreshAgents(TrainErrorAgents):
+    """Every call writes a new question of its own."""
+
+    WORDS = ("lemons", "coal", "rubies", "leaves", "clouds", "oranges", "grapes", "ink")
+
+    def generate_from_train_error(self, record: EvalRecord, n: int = 1) -> list[GeneratedItem]:
+        self.asked.append(record.id)
+        question = f"What color are {self.WORDS[len(self.asked) - 1]} usually seen as?"
+        item = MCItem(f"syn-{len(self.asked)}", question, COLORS, 1, source="synthetic")
+        return [GeneratedItem(item, "why", "train_error", record.id, "target")]
+
+
+def test_fewer_failures_than_the_quota_seed_a_second_item_each(tmp_path: Path) -> None:
+    generation = {"max_attempts": 3, "exemplars": 0, "items_per_call": 5}
+    cfg = OmegaConf.create({"seed": 0, "method": {"quality_gate": False}, "generation": generation})
+    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
+    agents = FreshAgents()
+    recipe._agents = agents
+    recipe._gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+
+    samples, stats = recipe._generate_and_gate(0, [], [], 0, [failure(i) for i in TRAIN], train_quota=3)
+
+    # Two failures, a quota of three: the first attempt asks each once, the second asks one again.
+    assert agents.asked == ["train/sky", "train/grass", "train/sky"]
+    assert stats["accepted"]["train_error"] == 3 and all(s["accepted"] for s in samples)
