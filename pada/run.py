@@ -95,9 +95,11 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
     if resumed_from:
         log.info("resuming the unfinished run from %s (same config) in %s", resumed_from, out)
     attempts = folder.state().get("attempts", 0) + 1
+    # What an earlier attempt left finished (and this one will reuse, where its settings still match).
+    finished_before = len(list(out.glob("round_*/*/manifest.json")))
     folder.set_state(config_hash=chash, status="running", attempts=attempts, resumed_from=resumed_from)
     OmegaConf.save(cfg, out / "config.yaml", resolve=True)
-    splits = prepare_splits(cfg.dataset, out)
+    splits = prepare_splits(cfg.dataset, out, cfg.model.max_length)
     header = {
         "experiment": cfg.experiment_name,
         "method": cfg.method.name,
@@ -105,6 +107,7 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
         "status": "running",
         "config_overrides": list(HydraConfig.get().overrides.task),
         "run_dir": str(out),
+        "skipped_items": splits.params.get("skipped_items", 0),
     }
     _print_plan(cfg, splits, out)
     if cfg.dry_run:
@@ -148,6 +151,7 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
             "resumed_from": resumed_from,
             "teacher_calls_paid": usage.get("calls", 0) - usage.get("cache_hits", 0),
             "teacher_cache_hits": usage.get("cache_hits", 0),
+            "stages_finished_before": finished_before,
         }
         exported = export_run(cfg, out, final["best_round"])
         # The gate checked each item; this checks the outcome. A leak is recorded loudly, not fatal:

@@ -55,6 +55,8 @@ class DatasetConfig:
     ``path`` is the file (``jsonl``). ``stratify`` keeps each split's mix of sources.
     ``select_size`` (a count or a fraction of validation) keeps that part of validation for choosing
     the round; patterns are mined on the rest. ``0``: all of validation does both.
+    ``invalid_items``: ``error`` (a bad line of a JSONL file stops the run) or ``skip`` (it is left out
+    and listed in the run's ``data/skipped.jsonl``).
     """
 
     name: str = MISSING
@@ -65,6 +67,7 @@ class DatasetConfig:
     val_size: float = 200
     test_size: float = 400
     select_size: float = 0
+    invalid_items: str = "error"
     stratify: bool = True
     seed: int = 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from omegaconf import DictConfig
 
@@ -53,6 +54,11 @@ def uses_teacher(method: Any) -> bool:
     return augments(method) and method.augment_with != "real"
 
 
+def _is_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _unit(v: Any) -> bool:
     return 0.0 <= v <= 1.0
 
@@ -66,6 +72,12 @@ def _lm_checks(cfg: DictConfig, group: str) -> None:
     _check(cfg, f"{group}.timeout_s", lambda v: v > 0, "a positive number of seconds")
     _check(cfg, f"{group}.num_retries", lambda v: v >= 0, "an integer >= 0")
     _check(cfg, f"{group}.concurrency", lambda v: v >= 1, "an integer >= 1")
+    if lm.api_base is not None and not _is_url(str(lm.api_base)):
+        _fail(
+            f"{group}.api_base",
+            lm.api_base,
+            "an http:// or https:// URL with a host, e.g. http://localhost:8000/v1",
+        )
     if lm.provider in KEY_REQUIRED and uses_teacher(cfg.method):
         env = lm.api_key_env
         if not env or not os.environ.get(env):
@@ -88,6 +100,8 @@ def validate(cfg: DictConfig) -> None:
     size = "a count >= 0, -1 (all remaining) or a fraction in (0, 1)"
     for key in ("dataset.train_size", "dataset.val_size", "dataset.test_size"):
         _check(cfg, key, _is_size, size)
+    if cfg.dataset.invalid_items not in ("error", "skip"):
+        _fail("dataset.invalid_items", cfg.dataset.invalid_items, "error or skip")
     _check(
         cfg, "dataset.select_size", lambda v: _is_size(v) and v != -1, "a count >= 0 or a fraction in (0, 1)"
     )

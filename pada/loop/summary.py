@@ -147,12 +147,32 @@ def write_summary(
     ]
     if header.get("runtime"):
         lines += [f"Ran on: {describe(header['runtime'])} (details under `runtime` in `metrics.json`).", ""]
+    if header.get("skipped_items"):
+        lines += [
+            f"Data: {header['skipped_items']} invalid line(s) of the task file were skipped "
+            "(`dataset.invalid_items=skip`); each is listed with its file, line and reason in "
+            "`data/skipped.jsonl`.",
+            "",
+        ]
     attempt = final.get("attempt") or {}
     if attempt.get("number", 1) > 1:
+        where = (
+            f"resumed from `{attempt['resumed_from']}`"
+            if attempt.get("resumed_from")
+            else "in this run folder"
+        )
+        before = attempt.get("stages_finished_before")
+        reused = (
+            "no stage had finished before, so nothing was reused"
+            if before == 0
+            else f"{before} stage(s) had finished before and were not rerun"
+            if before
+            else "finished stages were not rerun"
+        )
         lines += [
-            f"Resumed: attempt {attempt['number']}, from `{attempt.get('resumed_from')}`. Finished stages "
-            f"were not rerun; this attempt paid for {attempt.get('teacher_calls_paid', 0)} teacher calls "
-            f"and served {attempt.get('teacher_cache_hits', 0)} from the run's cache.",
+            f"Attempt {attempt['number']}, {where}: {reused}. This attempt paid for "
+            f"{attempt.get('teacher_calls_paid', 0)} teacher calls and served "
+            f"{attempt.get('teacher_cache_hits', 0)} from the run's cache.",
             "",
         ]
     lines += [

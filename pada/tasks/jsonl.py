@@ -34,7 +34,17 @@ Free form (``dataset.kind=free_form``)::
 
 Surrounding whitespace is stripped from ids, questions, choices, answers and contexts; an empty
 ``context`` is the same as none. Any other field is kept in the item's ``meta`` under its own name,
-unless it looks like a misspelt known field (``contxt``), which is an error.
+unless it looks like a misspelt known field (``contxt``), which is an error. A question and context
+together may hold at most :data:`MAX_ITEM_CHARS` characters (far more than any student reads: prompts
+are cut from the left to ``model.max_length`` tokens).
+
+Real data is dirty
+------------------
+
+By default (``dataset.invalid_items=error``) the first bad line stops the load. With ``skip``, each
+bad line is left out and reported as a :class:`SkippedLine` (file, line, reason); the run lists them
+in ``data/skipped.jsonl`` and counts them in its log, summary and metrics. File-level problems (no
+file, not readable, no valid item at all) are errors either way.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from __future__ import annotations
 import codecs
 import difflib
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +60,25 @@ from pada.tasks.errors import TaskDataError
 from pada.tasks.schema import LETTERS, Item, MCItem, QAItem
 
 KINDS = ("multiple_choice", "free_form")
+#: What a bad line does: stop the load (``error``) or be left out and reported (``skip``).
+INVALID_ITEMS = ("error", "skip")
+#: The most characters a question and its context may hold together (1e5: about 25k tokens).
+MAX_ITEM_CHARS = 100_000
 _COMMON_FIELDS = ("id", "question", "answer", "context", "source", "meta", "kind")
 _MC_FIELDS = (*_COMMON_FIELDS, "choices")
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line left out of a task file under ``dataset.invalid_items=skip``."""
+
+    file: str
+    line: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
 
 
 def load_jsonl(path: str | Path, kind: str = "multiple_choice") -> list[Item]:
@@ -67,6 +95,29 @@ def load_jsonl(path: str | Path, kind: str = "multiple_choice") -> list[Item]:
         TaskDataError: The file is missing, unreadable, not UTF-8, holds no items, or a line is not
             a valid item; the message names the file, the line and the field.
     """
+    return read_jsonl_task(path, kind)[0]
+
+
+def read_jsonl_task(
+    path: str | Path, kind: str = "multiple_choice", invalid_items: str = "error"
+) -> tuple[list[Item], list[SkippedLine]]:
+    """Load a JSONL task file, stopping at the first bad line or skipping each one.
+
+    Args:
+        path: The ``.jsonl`` file.
+        kind: ``multiple_choice`` or ``free_form``.
+        invalid_items: ``error`` (a bad line raises) or ``skip`` (it is left out and reported).
+
+    Returns:
+        The items in file order, and the skipped lines (always empty with ``error``).
+
+    Raises:
+        TaskDataError: As :func:`load_jsonl`; with ``skip``, only for file-level problems.
+    """
+    if invalid_items not in INVALID_ITEMS:
+        raise TaskDataError(
+            f"dataset.invalid_items={invalid_items!r}: expected one of {', '.join(INVALID_ITEMS)}"
+        )
     if kind not in KINDS:
         raise TaskDataError(f"unknown task kind {kind!r}: expected one of {', '.join(KINDS)}")
     path = Path(path)
@@ -81,37 +132,58 @@ def load_jsonl(path: str | Path, kind: str = "multiple_choice") -> list[Item]:
         data = data[len(codecs.BOM_UTF8) :]
 
     items: list[Item] = []
+    skipped: list[SkippedLine] = []
     first_line_of_id: dict[str, int] = {}
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        where = f"{path} line {lineno}"
-        # Decode line by line (not the whole file) so that the error can name the bad line.
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise TaskDataError(
-                f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
-                "save the file as UTF-8"
-            ) from None
-        if not text.strip():
+            item = _line_item(raw, lineno, path, kind, first_line_of_id)
+        except TaskDataError as err:
+            if invalid_items == "error":
+                raise
+            skipped.append(SkippedLine(str(path), lineno, str(err).removeprefix(f"{path} line {lineno}: ")))
             continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TaskDataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise TaskDataError(f"{where}: expected a JSON object, got {_json_type(obj)}")
-        default_id = f"{path.stem}-{lineno}"
-        item = parse_item(obj, kind, where=where, default_id=default_id, default_source=path.stem)
-        if item.id in first_line_of_id:
-            raise TaskDataError(
-                f'{where}: field "id": duplicate id {_show(item.id)} '
-                f"(already used on line {first_line_of_id[item.id]})"
-            )
-        first_line_of_id[item.id] = lineno
-        items.append(item)
+        if item is not None:
+            first_line_of_id[item.id] = lineno
+            items.append(item)
     if not items:
+        if skipped:
+            raise TaskDataError(
+                f"{path}: no valid items: all {len(skipped)} non-blank lines are invalid "
+                f"(line {skipped[0].line}: {skipped[0].reason})"
+            )
         raise TaskDataError(f"{path}: no items (the file is empty or holds only blank lines)")
-    return items
+    return items, skipped
+
+
+def _line_item(
+    raw: bytes, lineno: int, path: Path, kind: str, first_line_of_id: dict[str, int]
+) -> Item | None:
+    """The item on one line (``None`` for a blank line); a bad line raises naming file and line."""
+    where = f"{path} line {lineno}"
+    # Decode line by line (not the whole file) so that the error can name the bad line.
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaskDataError(
+            f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+            "save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TaskDataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise TaskDataError(f"{where}: expected a JSON object, got {_json_type(obj)}")
+    default_id = f"{path.stem}-{lineno}"
+    item = parse_item(obj, kind, where=where, default_id=default_id, default_source=path.stem)
+    if item.id in first_line_of_id:
+        raise TaskDataError(
+            f'{where}: field "id": duplicate id {_show(item.id)} '
+            f"(already used on line {first_line_of_id[item.id]})"
+        )
+    return item
 
 
 def parse_item(
@@ -170,6 +242,12 @@ def parse_item(
         raise TaskDataError(f'{where}: missing required field "id"')
     question = _require_text(obj, "question", where)
     context = _optional_text(obj, "context", where)
+    size = len(question) + len(context or "")
+    if size > MAX_ITEM_CHARS:
+        raise TaskDataError(
+            f'{where}: field "question": {size:,} characters with its context, more than the limit of '
+            f"{MAX_ITEM_CHARS:,} (a student reads only the last model.max_length tokens of a prompt)"
+        )
     # An explicit "" is kept (pada writes items with no source that way); only a missing source defaults.
     source = default_source if obj.get("source") is None else (_optional_text(obj, "source", where) or "")
 

@@ -28,6 +28,9 @@ from pada.errors import ConfigError
         ("method.augment_with=more", "method.augment_with"),
         ("dataset.select_size=-1", "dataset.select_size"),
         ("pattern_mining.near_k=-3", "pattern_mining.near_k"),
+        ("dataset.invalid_items=maybe", "dataset.invalid_items"),
+        ("teacher.api_base=notaurl", "teacher.api_base"),
+        ("judge.api_base=ftp://x", "judge.api_base"),
     ],
 )
 def test_bad_value_names_its_key(compose, override: str, key: str) -> None:

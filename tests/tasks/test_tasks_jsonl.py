@@ -220,3 +220,36 @@ def test_bad_free_form_lines(tmp_path: Path, lines: list, fragments: list[str]) 
 
 def test_task_data_error_is_value_error() -> None:
     assert issubclass(TaskDataError, ValueError)
+
+
+def test_skip_leaves_out_and_lists_every_bad_line(tmp_path: Path) -> None:
+    from pada.tasks import read_jsonl_task
+
+    repeated = {"question": "Which is a metal?", "choices": ["iron", "wood", "iron"], "answer": "iron"}
+    path = _write(tmp_path, [GOOD_MC, repeated, "{not json", {**GOOD_MC, "id": "q2"}, {**GOOD_MC}])
+    items, skipped = read_jsonl_task(path, invalid_items="skip")
+    assert [i.id for i in items] == ["q1", "q2"]
+    assert [(s.line, s.file) for s in skipped] == [(2, str(path)), (3, str(path)), (5, str(path))]
+    assert "repeats choice 0" in skipped[0].reason and "invalid JSON" in skipped[1].reason
+    assert "duplicate id" in skipped[2].reason
+    # The default still stops at the first bad line, naming it.
+    with pytest.raises(TaskDataError, match="line 2"):
+        read_jsonl_task(path)
+    with pytest.raises(TaskDataError, match="line 2"):
+        load_jsonl(path)
+
+
+def test_skip_with_no_valid_line_is_an_error(tmp_path: Path) -> None:
+    from pada.tasks import read_jsonl_task
+
+    path = _write(tmp_path, ["{bad", "[1, 2]"])
+    with pytest.raises(TaskDataError, match="no valid items: all 2"):
+        read_jsonl_task(path, invalid_items="skip")
+    with pytest.raises(TaskDataError, match="invalid_items"):
+        read_jsonl_task(path, invalid_items="maybe")
+
+
+def test_a_huge_question_is_refused_with_the_limit(tmp_path: Path) -> None:
+    path = _write(tmp_path, [{**GOOD_MC, "question": "why? " * 240_000}])
+    with pytest.raises(TaskDataError, match=r"line 1: field \"question\": 1,199,999 characters.*100,000"):
+        load_jsonl(path)
