@@ -56,7 +56,9 @@ class DatasetConfig:
     ``select_size`` (a count or a fraction of validation) keeps that part of validation for choosing
     the round; patterns are mined on the rest. ``0``: all of validation does both.
     ``invalid_items``: ``error`` (a bad line of a JSONL file stops the run) or ``skip`` (it is left out
-    and listed in the run's ``data/skipped.jsonl``).
+    and listed in the run's ``data/skipped.jsonl``). Free-form tasks: ``final_answer`` is the rule that
+    finds the final answer in generated text (:mod:`pada.tasks.answers`), ``max_new_tokens`` how much
+    the student may write.
     """
 
     name: str = MISSING
@@ -68,6 +70,8 @@ class DatasetConfig:
     test_size: float = 400
     select_size: float = 0
     invalid_items: str = "error"
+    final_answer: str = "auto"
+    max_new_tokens: int = 32
     stratify: bool = True
     seed: int = 0
 

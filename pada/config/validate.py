@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from omegaconf import DictConfig
 
 from pada.errors import ConfigError
+from pada.tasks.answers import RULES as ANSWER_RULES
 
 PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
 # Providers that cannot work without a key in the environment (bedrock may use a profile instead).
@@ -100,6 +101,9 @@ def validate(cfg: DictConfig) -> None:
     size = "a count >= 0, -1 (all remaining) or a fraction in (0, 1)"
     for key in ("dataset.train_size", "dataset.val_size", "dataset.test_size"):
         _check(cfg, key, _is_size, size)
+    if cfg.dataset.final_answer not in ANSWER_RULES:
+        _fail("dataset.final_answer", cfg.dataset.final_answer, "one of " + ", ".join(ANSWER_RULES))
+    _check(cfg, "dataset.max_new_tokens", lambda v: v >= 1, "an integer >= 1")
     if cfg.dataset.invalid_items not in ("error", "skip"):
         _fail("dataset.invalid_items", cfg.dataset.invalid_items, "error or skip")
     _check(

@@ -243,14 +243,17 @@ class PadaRecipe:
 
             start = time.perf_counter()
             batch = self.cfg.trainer.eval_batch_size
+            # Free-form items: how much the student may write, and where its final answer is.
+            gen = {"max_new_tokens": int(self.cfg.dataset.max_new_tokens),
+                   "final_answer": str(self.cfg.dataset.final_answer)}  # fmt: skip
             if t == 0:
                 base, tok = load_for_eval(self.cfg.model, None)
                 acc = evaluate_splits(base, tok, {"validation": sets["validation"]}, out / "base", batch,
-                                      self.cfg.model.max_length)  # fmt: skip
+                                      self.cfg.model.max_length, **gen)  # fmt: skip
                 log.info("base model (no fine-tuning): validation accuracy %.3f", acc["validation"])
                 del base
             model, tok = load_for_eval(self.cfg.model, adapter)
-            acc = evaluate_splits(model, tok, sets, out, batch, self.cfg.model.max_length)
+            acc = evaluate_splits(model, tok, sets, out, batch, self.cfg.model.max_length, **gen)
             log.info("round %d: accuracy %s", t, {k: round(v, 3) for k, v in acc.items()})
             self._mark_done(t, stage, settings, {"adapter": self._rel(adapter)}, time.perf_counter() - start)
         return {name: read_records(out / f"{name}_records.jsonl") for name in sets}

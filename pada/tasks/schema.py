@@ -84,13 +84,19 @@ class MCItem:
 
 @dataclass(frozen=True)
 class QAItem:
-    """A free-form question with one reference answer, compared after normalization."""
+    """A free-form question with a reference final answer and, optionally, a worked solution.
+
+    ``solution`` is the reasoning that leads to ``answer`` (without the answer line); the student is
+    trained to write it and then the final answer. A prediction is right when its final answer agrees
+    with ``answer`` as a number or as normalized text (:func:`pada.tasks.answers.answers_match`).
+    """
 
     id: str
     question: str
     answer: str
     context: str | None = None
     source: str = ""
+    solution: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     kind: TaskKind = field(default="free_form", init=False)
@@ -101,12 +107,17 @@ class QAItem:
         return self.answer
 
     def fail(self, prediction: str) -> bool:
-        """Whether ``prediction`` differs from the reference after :func:`normalize_text`."""
-        return normalize_text(prediction) != normalize_text(self.answer)
+        """Whether the predicted final answer disagrees with the reference (as a number or as text)."""
+        from pada.tasks.answers import answers_match
+
+        return not answers_match(prediction, self.answer)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the ``jsonl`` loader's schema)."""
-        return asdict(self)
+        """A JSON-ready dict (the ``jsonl`` loader's schema); ``solution`` only when there is one."""
+        d = asdict(self)
+        if d["solution"] is None:
+            del d["solution"]
+        return d
 
 
 Item = MCItem | QAItem

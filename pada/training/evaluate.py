@@ -15,13 +15,13 @@ Both read exactly the tokens that training puts the loss on.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pada.tasks.answers import extract_final_answer
 from pada.tasks.io import atomic_write_text, write_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
 from pada.training.cfg import cfg_value
@@ -178,18 +178,6 @@ def score_options(
     return scorer(model, tokenizer, items, batch_size, max_length)
 
 
-_ANSWER_PREFIX = re.compile(r"^\s*(?:final answer|the answer is|answer)\s*[:\-]?\s*", re.IGNORECASE)
-
-
-def extract_answer(text: str) -> str:
-    """Extract the answer from a generation: its first non-empty line, minus an "Answer:" prefix."""
-    for line in text.splitlines():
-        line = line.strip()
-        if line:
-            return _ANSWER_PREFIX.sub("", line).strip().rstrip(".").strip()
-    return ""
-
-
 @torch.inference_mode()
 def generate_answers(
     model: Any,
@@ -236,6 +224,7 @@ def evaluate_items(
     max_length: int | None = None,
     max_new_tokens: int = 32,
     style: str | None = None,
+    final_answer: str = "auto",
 ) -> list[EvalRecord]:
     """Evaluate the student on items and return one record per item, in the items' order.
 
@@ -247,6 +236,8 @@ def evaluate_items(
         batch_size: Items per forward pass / generation batch.
         max_length: Prompt truncation (the model config's ``max_length``).
         max_new_tokens: Generation budget for free-form items.
+        final_answer: How a free-form item's final answer is found in the generated text
+            (:func:`pada.tasks.answers.extract_final_answer`'s rules).
         style: Multiple-choice format (``letter`` / ``cloze``); default: the one the model was trained
             in (see :func:`score_options`).
 
@@ -283,7 +274,7 @@ def evaluate_items(
     )
     for i, text in zip(qa_idx, qa_texts, strict=True):
         item = items[i]
-        prediction = extract_answer(text)
+        prediction = extract_final_answer(text, final_answer)
         records[i] = EvalRecord(
             id=item.id,
             split=split,
@@ -312,8 +303,12 @@ def evaluate_splits(
     out_dir: str | Path,
     batch_size: int = 16,
     max_length: int | None = None,
+    max_new_tokens: int = 32,
+    final_answer: str = "auto",
 ) -> dict[str, float]:
     """Evaluate several splits, writing ``<split>_records.jsonl`` and ``accuracy.json`` to ``out_dir``.
+
+    ``max_new_tokens`` and ``final_answer`` apply to free-form items (see :func:`evaluate_items`).
 
     Returns:
         Accuracy per split.
@@ -321,7 +316,10 @@ def evaluate_splits(
     out_dir = Path(out_dir)
     scores: dict[str, float] = {}
     for split, items in splits.items():
-        records = evaluate_items(model, tokenizer, items, split, batch_size=batch_size, max_length=max_length)
+        records = evaluate_items(
+            model, tokenizer, items, split, batch_size=batch_size, max_length=max_length,
+            max_new_tokens=max_new_tokens, final_answer=final_answer,
+        )  # fmt: skip
         write_records(records, out_dir / f"{split}_records.jsonl")
         scores[split] = accuracy(records)
     atomic_write_text(out_dir / "accuracy.json", json.dumps(scores, indent=2))

@@ -7,7 +7,8 @@ Two formats for multiple-choice items (``style``):
 - ``cloze``: the user turn holds the question only; the assistant's answer is the option's text.
   Scoring reads each option's log-likelihood as the answer (ranked classification).
 
-A free-form item is the question, and its answer is the reference text, in both styles.
+A free-form item is the question, and its answer is the reference text, in both styles; an item with a
+worked solution asks for the reasoning and ends its answer with ``#### <final answer>``.
 Training and scoring encode the prompt and the answer *separately* and concatenate token ids, so the
 tokens that the loss trains are exactly the tokens whose log-probabilities evaluation reads.
 """
@@ -17,10 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pada.tasks.schema import LETTERS, Item, MCItem
+from pada.tasks.schema import LETTERS, Item, MCItem, QAItem
 
 MC_INSTRUCTION = "Answer with the letter of the correct option."
 QA_INSTRUCTION = "Answer with a short phrase or number only."
+WORKED_INSTRUCTION = "Solve it step by step, then give the final answer on its own line as: #### <answer>"
+#: The marker before a worked solution's final answer (GSM8K's own; ``pada.tasks.answers``' ``hash`` rule).
+FINAL_MARKER = "####"
 MC_STYLES = ("letter", "cloze")
 # The embedded 135M student cannot learn letter answers at a CPU budget (docs/benchmarks.md): cloze it is.
 DEFAULT_MC_STYLE = "cloze"
@@ -58,6 +62,8 @@ def user_message(item: Item, style: str = DEFAULT_MC_STYLE) -> str:
     if isinstance(item, MCItem) and check_style(style) == "letter":
         parts.append(format_options(item))
         parts.append(MC_INSTRUCTION)
+    elif isinstance(item, QAItem) and item.solution:
+        parts.append(WORKED_INSTRUCTION)
     else:
         parts.append(QA_INSTRUCTION)
     return "\n\n".join(parts)
@@ -74,6 +80,8 @@ def answer_text(item: Item, style: str = DEFAULT_MC_STYLE, option: int | None = 
     if isinstance(item, MCItem):
         k = item.answer if option is None else option
         return LETTERS[k] if check_style(style) == "letter" else item.choices[k].strip()
+    if item.solution:
+        return f"{item.solution.strip()}\n{FINAL_MARKER} {item.answer.strip()}"
     return item.answer.strip()
 
 

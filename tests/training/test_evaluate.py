@@ -3,12 +3,12 @@ import json
 import pytest
 import torch
 
+from pada.tasks.answers import extract_final_answer
 from pada.tasks.schema import EvalRecord, MCItem, QAItem
 from pada.training.evaluate import (
     accuracy,
     evaluate_items,
     evaluate_splits,
-    extract_answer,
     load_for_eval,
     score_options,
 )
@@ -98,9 +98,9 @@ def test_free_form_items_are_generated_and_extracted(tiny_model_cfg):
 
 
 def test_extract_answer():
-    assert extract_answer("\n Answer: Paris.\nmore") == "Paris"
-    assert extract_answer("The answer is 42") == "42"
-    assert extract_answer("") == ""
+    assert extract_final_answer("\n Answer: Paris.\nmore", "first_line") == "Paris"
+    assert extract_final_answer("The answer is 42") == "42"
+    assert extract_final_answer("") == ""
 
 
 def test_evaluate_splits_writes_records_and_accuracy(tmp_path, tiny_model_cfg):

@@ -92,3 +92,12 @@ def test_free_form_answer_is_the_reference_text():
     item = QAItem(id="q", question="What is 2 + 3?", answer="5")
     enc = encode_example(item, tok, max_length=96)
     assert tok.decode(enc.labels[enc.prompt_len :]) == "5" + tok.eos_token
+
+
+def test_a_worked_item_trains_its_solution_then_the_marked_answer():
+    tok = build_tiny_tokenizer()
+    item = QAItem(id="q", question="Tom has 3 bags of 4 apples. How many?", answer="12",
+                  solution="3 bags of 4 is 3 * 4 = 12.")  # fmt: skip
+    enc = encode_example(item, tok, max_length=256)
+    assert tok.decode(enc.labels[enc.prompt_len :]) == "3 bags of 4 is 3 * 4 = 12.\n#### 12" + tok.eos_token
+    assert "step by step" in prompt_text(item, tok) and "short phrase" not in prompt_text(item, tok)
