@@ -194,8 +194,11 @@ def _log_round_artifacts(tracker: Any, out: Path, metrics: dict[str, Any]) -> No
                 "id": s["id"],
                 "path": s["path"],
                 "question": s["item"]["question"],
-                "choices": " | ".join(s["item"]["choices"]),
-                "answer": "ABCDEFGH"[s["item"]["answer"]],
+                # A free-form item has no options, and its answer is the reference text itself.
+                "choices": " | ".join(s["item"].get("choices", ())),
+                "answer": s["item"]["answer"]
+                if s["item"].get("kind") == "free_form"
+                else "ABCDEFGH"[s["item"]["answer"]],
                 "accepted": s["accepted"],
                 "reasons": "; ".join(s["reasons"]),
             }

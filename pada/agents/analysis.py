@@ -1,4 +1,9 @@
-"""Error analysis: the teacher's diagnosis of each validation failure, one or several per call."""
+"""Error analysis: the teacher's diagnosis of each validation failure, one or several per call.
+
+A multiple-choice failure is shown with its options, the student's letter and the correct one; a
+free-form failure with the reference solution (when the item has one) and answer, the student's
+generated work and the final answer read from it. Batches hold failures of one kind.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from pada.agents.context import MAX_TOKENS, AgentContext, letter_and_text
+from pada.agents.context import MAX_TOKENS, AgentContext, clip, is_free_form, letter_and_text
 from pada.agents.modules import ErrorAnalysis
 from pada.agents.parsing import ParseError, format_options, nonempty
 from pada.agents.records import Analysis
@@ -18,6 +23,8 @@ from pada.teacher.lm import _get
 log = logging.getLogger(__name__)
 
 AGENT = "error_analysis"
+#: Characters of a free-form failure's reference solution and of the student's work that are shown.
+MAX_SOLUTION_CHARS, MAX_WORK_CHARS = 1200, 1200
 
 
 def failure_inputs(r: EvalRecord) -> dict[str, str]:
@@ -27,6 +34,23 @@ def failure_inputs(r: EvalRecord) -> dict[str, str]:
         "options": format_options(r.choices),
         "student_answer": letter_and_text(r.prediction, r.choices),
         "correct_answer": letter_and_text(r.gold, r.choices),
+    }
+
+
+def free_form_failure_inputs(r: EvalRecord, solution: str | None = None) -> dict[str, str]:
+    """A free-form failure as the analysis prompts show it.
+
+    Args:
+        r: The failure's evaluation record (``output_text`` is the student's work, ``prediction``
+            the final answer read from it, ``gold`` the reference answer).
+        solution: The item's worked solution, if it has one.
+    """
+    return {
+        "question": r.question if not r.context else f"{r.context}\n{r.question}",
+        "reference_solution": clip(solution, MAX_SOLUTION_CHARS) or "(none given)",
+        "correct_answer": r.gold,
+        "student_work": clip(r.output_text, MAX_WORK_CHARS) or "(nothing)",
+        "student_answer": r.prediction.strip() or "(no final answer found)",
     }
 
 
@@ -51,8 +75,18 @@ class ErrorAnalyst:
         if limit and len(failed) > limit:
             failed = sorted(random.Random(ctx.seed).sample(failed, limit), key=lambda r: r.id)
         ctx.guard.add(r.question for r in failed if r.split != "train")
+        # A reference solution shown to the analyst is held-out text too: it must not reach a pattern.
+        ctx.guard.add(
+            (ctx.solutions[r.id] for r in failed if r.split != "train" and r.id in ctx.solutions),
+            passages=True,
+        )
         size = max(1, int(_get(self.cfg, "analysis_batch_size", 1)))
-        batches = [failed[i : i + size] for i in range(0, len(failed), size)]
+        # A batch holds failures of one kind (one task has one kind: then these are plain chunks).
+        batches = [
+            group[i : i + size]
+            for group in ([r for r in failed if not is_free_form(r)], [r for r in failed if is_free_form(r)])
+            for i in range(0, len(group), size)
+        ]
         out = [a for group in ctx.map(ctx.teacher, self._batch, batches) for a in group]
         log.info("error analysis: %d of %d failures analysed", len(out), len(failed))
         return out
@@ -79,7 +113,7 @@ class ErrorAnalyst:
             AGENT,
             "batch/" + ",".join(r.id for r in batch),
             self.module,
-            {"task": self.ctx.task, "failures": [failure_inputs(r) for r in batch]},
+            {"task": self.ctx.task, "failures": [self._inputs(r) for r in batch]},
             parse,
             lm_kwargs=self.ctx.cap(self.ctx.teacher, MAX_TOKENS[AGENT] * len(batch)),
         )
@@ -100,12 +134,17 @@ class ErrorAnalyst:
             AGENT,
             f"one/{r.id}",
             self.module,
-            {"task": self.ctx.task, "failures": [failure_inputs(r)]},
+            {"task": self.ctx.task, "failures": [self._inputs(r)]},
             lambda p: _analysis(r, p.root_cause, p.error_scenario, p.missing_knowledge),
             lm_kwargs=self.ctx.cap(self.ctx.teacher, MAX_TOKENS[AGENT]),
         )
         self.ctx.record(outcome.failure)
         return [outcome.value] if outcome.value is not None else []
+
+    def _inputs(self, r: EvalRecord) -> dict[str, str]:
+        if is_free_form(r):
+            return free_form_failure_inputs(r, self.ctx.solutions.get(r.id))
+        return failure_inputs(r)
 
 
 def _analysis(r: EvalRecord, root: Any, scenario: Any, missing: Any) -> Analysis:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pada.agents.leakage import HeldOutGuard
 from pada.agents.records import AgentFailure
-from pada.tasks.schema import LETTERS
+from pada.tasks.schema import LETTERS, EvalRecord
 from pada.teacher.runner import AgentRunner
 from pada.teacher.usage import UsageMeter
 
@@ -24,8 +24,12 @@ MAX_TOKENS = {
     "pattern_summary": 160,
     "strategy_draft": 200,
     "judge_solve": 24,
+    # The free-form judge decodes a short solution: a few lines of reasoning and "#### <answer>".
+    "judge_solve_free_form": 192,
     "judge": 160,
 }
+#: Task kinds (``dataset.kind``).
+MULTIPLE_CHOICE, FREE_FORM = "multiple_choice", "free_form"
 
 
 @dataclass
@@ -40,6 +44,10 @@ class AgentContext:
         task: One sentence describing the task.
         seed: The run's seed.
         failures: Units of work given up on.
+        kind: The task's kind, ``multiple_choice`` or ``free_form``: what the strategy path writes
+            (failures and items carry their own kind elsewhere).
+        solutions: Worked solutions of task items by id, shown with their failures (an
+            :class:`~pada.tasks.schema.EvalRecord` does not carry its item's solution).
     """
 
     teacher: AgentRunner
@@ -49,7 +57,14 @@ class AgentContext:
     task: str
     seed: int = 0
     failures: list[AgentFailure] = field(default_factory=list)
+    kind: str = MULTIPLE_CHOICE
+    solutions: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def free_form(self) -> bool:
+        """Whether the task is free form (the strategy path writes problems with worked solutions)."""
+        return self.kind == FREE_FORM
 
     def record(self, failure: AgentFailure | None) -> None:
         """Remember a unit of work given up on (``None`` is ignored)."""
@@ -90,3 +105,14 @@ def letter_and_text(letter: str, choices: Sequence[str]) -> str:
     if letter and letter in LETTERS[: len(choices)]:
         return f"{letter}. {choices[LETTERS.index(letter)]}"
     return letter or "(no answer)"
+
+
+def is_free_form(record: EvalRecord) -> bool:
+    """Whether an evaluation record is of a free-form item (multiple-choice records list their options)."""
+    return not record.choices
+
+
+def clip(text: str | None, limit: int) -> str:
+    """``text`` stripped and cut to ``limit`` characters (marked with an ellipsis when cut)."""
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

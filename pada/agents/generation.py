@@ -1,4 +1,4 @@
-"""Data generation: new multiple-choice items from a strategy (PaDA) or from a training failure (LLM2LLM).
+"""Data generation: new items from a strategy (PaDA) or from a training failure (LLM2LLM).
 
 Validation and test items never reach a generator: only the strategy (scrubbed of held-out sentences)
 and training items travel. Items come back ``items_per_call`` per call; each call has its own rollout
@@ -7,6 +7,11 @@ of held-out questions are dropped, so asking for K items gives K distinct ones. 
 example joins the "avoid" list of the next call (a copy of held-out text never does). On the
 training-error path one call takes up to ``items_per_call`` numbered failures and writes one item for
 each (LLM2LLM's one similar item per failed seed, several seeds per call).
+
+Free-form tasks get free-form items: a problem, its worked solution and its final answer, in the same
+compact, schema-constrained form, with the same checks on the question text. The strategy path writes
+the suite's task kind; the training-error path writes the kind of each failure. A free-form call asks
+for fewer items when the teacher's ``max_tokens`` cannot hold ``items_per_call`` worked solutions.
 """
 
 from __future__ import annotations
@@ -18,14 +23,18 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pada.agents.analysis import failure_inputs
-from pada.agents.context import AgentContext
+from pada.agents.analysis import MAX_SOLUTION_CHARS, failure_inputs
+from pada.agents.context import AgentContext, clip, is_free_form
 from pada.agents.leakage import ngrams
-from pada.agents.modules import ErrorCorrectingGeneration, PatternGuidedGeneration
-from pada.agents.parsing import ParseError, format_item, to_mc_item
+from pada.agents.modules import (
+    ErrorCorrectingGeneration,
+    FreeFormErrorCorrectingGeneration,
+    PatternGuidedGeneration,
+)
+from pada.agents.parsing import ParseError, format_item, format_problem, to_mc_item, to_qa_item
 from pada.agents.records import GeneratedItem, Strategy
 from pada.agents.signatures import first_int
-from pada.tasks.schema import LETTERS, EvalRecord, MCItem, normalize_text
+from pada.tasks.schema import LETTERS, EvalRecord, Item, MCItem, QAItem, normalize_text
 from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,8 @@ T = TypeVar("T")
 
 #: Output tokens per call: a fixed part plus a share per item asked for.
 TOKENS_BASE, TOKENS_PER_ITEM = 40, 150
+#: The share of a free-form item: its problem, its worked solution and its answer.
+TOKENS_PER_PROBLEM = 220
 #: Share of a source's word 5-grams above which a generated question counts as its copy.
 COPY_SHARE = 0.6
 #: How many of the questions already written are listed as "avoid" (the most recent ones).
@@ -50,7 +61,16 @@ TEMPERATURE_STEP, MAX_TEMPERATURE = 0.1, 1.0
 HELD_OUT = "copies a held-out question"
 
 #: Builds the final item from a parsed one, its rationale, the call's rollout and the call's inputs.
-Make = Callable[[MCItem, str, int, dict[str, Any]], GeneratedItem]
+Make = Callable[[Item, str, int, dict[str, Any]], GeneratedItem]
+#: Where a prediction holds its items and how one raw item becomes ``(item, rationale)``.
+Reader = tuple[str, Callable[[Any], tuple[Item, str]]]
+#: The multiple-choice reader: ``questions``, validated by :func:`~pada.agents.parsing.to_mc_item`.
+MC_READER: Reader = ("questions", lambda raw: to_mc_item(raw, "pending"))
+
+
+def free_form_reader(worked: bool) -> Reader:
+    """The free-form reader: ``problems``, validated by :func:`~pada.agents.parsing.to_qa_item`."""
+    return "problems", lambda raw: to_qa_item(raw, "pending", worked=worked)
 
 
 def content_id(text: str) -> str:
@@ -64,6 +84,19 @@ def _option_text(record: EvalRecord, letter: str) -> str:
     if letter and letter in LETTERS[: len(record.choices)]:
         return record.choices[LETTERS.index(letter)]
     return letter or "(no answer)"
+
+
+def free_form_seed_inputs(record: EvalRecord, solution: str | None) -> dict[str, str]:
+    """A free-form training failure as the error-correcting prompt shows it.
+
+    Its reference solution is shown: training data may reach a generator.
+    """
+    return {
+        "question": record.question if not record.context else f"{record.context}\n{record.question}",
+        "reference_solution": clip(solution, MAX_SOLUTION_CHARS) or "(none given)",
+        "correct_answer": record.gold,
+        "student_answer": record.prediction.strip() or "(no final answer)",
+    }
 
 
 def _hotter(base: float, step: int) -> float:
@@ -93,16 +126,33 @@ class Generator:
         self.cfg = generation or {}
         self.pattern_module = PatternGuidedGeneration()
         self.error_module = ErrorCorrectingGeneration()
+        self.free_form_pattern_module = PatternGuidedGeneration(free_form=True)
+        self.free_form_error_module = FreeFormErrorCorrectingGeneration()
         self._seen: set[str] = set()
         self._calls: dict[str, int] = {}  # calls made per key: asking again continues with new rollouts
         self._topics: dict[tuple[str, str], list[str]] = {}  # topic plan per (strategy id, strategy text)
         self._lock = threading.Lock()
 
+    def per_call(self, free_form: bool = False) -> int:
+        """Items asked for per call: ``items_per_call``.
+
+        Free-form items ask for fewer when the teacher's ``max_tokens`` cannot hold that many worked
+        solutions.
+        """
+        per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
+        if not free_form:
+            return per_call
+        limit = self.ctx.teacher.handle.lm.kwargs.get("max_tokens")
+        if not limit:
+            return per_call
+        return max(1, min(per_call, (int(limit) - TOKENS_BASE) // TOKENS_PER_PROBLEM))
+
     def from_strategy(
-        self, strategy: Strategy, exemplars: Sequence[MCItem], n: int, path: str = "pattern"
+        self, strategy: Strategy, exemplars: Sequence[Item], n: int, path: str = "pattern"
     ) -> list[GeneratedItem]:
         """Items that follow a strategy (see :meth:`AgentSuite.generate_from_strategy`)."""
         guard = self.ctx.guard
+        free = self.ctx.free_form
         # An exemplar that is (nearly) a held-out item is dropped; one that merely shares a phrase is kept.
         safe = [e for e in exemplars if guard.max_share(e.question) < 0.5]
         if len(safe) < len(exemplars):
@@ -111,14 +161,19 @@ class Generator:
             )
         text = "\n".join(guard.scrub(line) for line in strategy.text().splitlines())
 
-        per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
-        topics = self._plan(strategy.id, text, -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3)))
+        per_call = self.per_call(free)
+        module = self.free_form_pattern_module if free else self.pattern_module
+        calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
+        topics = self._plan(strategy.id, text, calls, module)
+        # Free-form items follow the task's format: a worked solution when its items have one.
+        worked = any(getattr(e, "solution", None) for e in safe) if safe else True
+        show = format_problem if free else format_item
 
         def inputs(call: int) -> dict[str, Any]:
             # A different topic and a different pair of exemplars per call.
             k = min(EXEMPLARS_PER_CALL, len(safe))
             shown = [safe[(call * k + i) % len(safe)] for i in range(k)]
-            examples = "\n\n".join(format_item(e) for e in shown) or "(none)"
+            examples = "\n\n".join(show(e) for e in shown) or "(none)"
             focus = topics[call % len(topics)] if topics else ""
             return {"task": self.ctx.task, "strategy": text, "examples": examples, "focus": focus}
 
@@ -133,14 +188,15 @@ class Generator:
         return self._generate(
             "pattern_generation",
             f"gen/{strategy.id}",
-            self.pattern_module,
+            module,
             inputs,
             n,
             self._maker(path, strategy.id, target, meta),
             [e.question for e in safe],
+            free_form_reader(worked) if free else MC_READER,
         )
 
-    def _plan(self, strategy_id: str, strategy: str, n: int) -> list[str]:
+    def _plan(self, strategy_id: str, strategy: str, n: int, module: Any = None) -> list[str]:
         """Distinct topics for a strategy's calls, planned once per strategy (``[]`` if none)."""
         with self._lock:
             if (strategy_id, strategy) in self._topics:
@@ -165,7 +221,7 @@ class Generator:
         outcome = ctx.teacher.run(
             "topic_plan",
             f"topics/{strategy_id}",
-            self.pattern_module.plan,
+            (module or self.pattern_module).plan,
             {"task": ctx.task, "strategy": strategy, "n": n},
             parse,
             lm_kwargs=ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_TOPIC * n),
@@ -183,17 +239,26 @@ class Generator:
                 f"generate_from_train_error takes training failures only, got split={record.split!r}"
             )
         target = f"the same knowledge as this training question: {record.question}"
-        fixed = {"task": self.ctx.task, **failure_inputs(record)}
+        make = self._maker(
+            "train_error", record.id, lambda _: target, {"path": "train_error", "origin": record.id}
+        )
+        if is_free_form(record):
+            solution = self.ctx.solutions.get(record.id)
+            fixed = {"task": self.ctx.task, **free_form_seed_inputs(record, solution)}
+            module: Any = self.free_form_error_module
+            reader = free_form_reader(worked=bool(solution))
+        else:
+            fixed = {"task": self.ctx.task, **failure_inputs(record)}
+            module, reader = self.error_module, MC_READER
         return self._generate(
             "error_generation",
             f"train/{record.id}",
-            self.error_module,
+            module,
             lambda call: fixed,
             n,
-            self._maker(
-                "train_error", record.id, lambda _: target, {"path": "train_error", "origin": record.id}
-            ),
+            make,
             [record.question],
+            reader,
         )
 
     def from_train_errors(self, records: Sequence[EvalRecord]) -> list[GeneratedItem]:
@@ -210,79 +275,112 @@ class Generator:
                 )
         if len(records) <= 1:
             return [g for r in records for g in self.from_train_error(r, 1)]
+        free = [r for r in records if is_free_form(r)]
+        if free and len(free) < len(records):  # one kind per call
+            return self.from_train_errors([r for r in records if not is_free_form(r)]) + (
+                self.from_train_errors(free)
+            )
+        fit = self.per_call(free_form=True)
+        if free and len(records) > fit:  # as many worked solutions per call as max_tokens holds
+            chunks = [records[i : i + fit] for i in range(0, len(records), fit)]
+            return [g for chunk in chunks for g in self.from_train_errors(chunk)]
         ctx = self.ctx
         agent = "error_generation"
         key = "train/" + ",".join(r.id for r in records)
         with self._lock:
             call = self._calls.get(key, 0)
             self._calls[key] = call + 1
-        # The options are not shown: a small teacher shown them copies them into its new item (even
-        # into the item of another failure), which the gate then rejects as a near duplicate.
-        failures = "\n\n".join(
-            f"Failure {i}:\nQuestion: {failure_inputs(r)['question']}\n"
-            f"Correct answer: {_option_text(r, r.gold)}\n"
-            f"The student answered: {_option_text(r, r.prediction)}"
-            for i, r in enumerate(records, start=1)
-        )
+        if free:
+            failures = "\n\n".join(
+                f"Failure {i}:\nProblem: {failure_inputs(r)['question']}\n"
+                f"Correct answer: {r.gold}\n"
+                f"The student answered: {r.prediction.strip() or '(no final answer)'}"
+                for i, r in enumerate(records, start=1)
+            )
+            field, convert = free_form_reader(worked=any(r.id in ctx.solutions for r in records))
+            module: Any = self.free_form_error_module.batch
+            tokens = TOKENS_PER_PROBLEM
+        else:
+            # The options are not shown: a small teacher shown them copies them into its new item
+            # (even into the item of another failure), which the gate then rejects as a near duplicate.
+            failures = "\n\n".join(
+                f"Failure {i}:\nQuestion: {failure_inputs(r)['question']}\n"
+                f"Correct answer: {_option_text(r, r.gold)}\n"
+                f"The student answered: {_option_text(r, r.prediction)}"
+                for i, r in enumerate(records, start=1)
+            )
+            field, convert = MC_READER
+            module, tokens = self.error_module.batch, TOKENS_PER_ITEM
 
-        def parse(pred: Any) -> list[tuple[Any, MCItem]]:
+        def parse(pred: Any) -> list[tuple[Any, Item, str]]:
             return self._valid_items(
                 agent,
-                pred.questions,
+                getattr(pred, field),
                 len(records) + 2,
-                lambda raw: (first_int(getattr(raw, "failure", 0)), to_mc_item(raw, "pending")[0]),
+                lambda raw: (first_int(getattr(raw, "failure", 0)), *convert(raw)),
             )
 
         avoid = "\n".join(f"- {r.question[:120]}" for r in records)
-        lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * len(records))
+        lm_kwargs = ctx.cap(ctx.teacher, TOKENS_BASE + tokens * len(records))
         base = ctx.teacher.handle.lm.kwargs.get("temperature") or 0.0
         if base > 0 and call:
             lm_kwargs["temperature"] = _hotter(base, call)
         outcome = ctx.teacher.run(
             agent,
             f"{key}/call{call}",
-            self.error_module.batch,
+            module,
             # The failed questions themselves are what a small teacher repeats most: list them as "avoid".
             {"task": ctx.task, "failures": failures, "avoid": avoid, "n": len(records)},
             parse,
             lm_kwargs=lm_kwargs,
         )
         ctx.record(outcome.failure)
-        owner: dict[int, MCItem] = {}
-        loose: list[MCItem] = []
-        for number, item in outcome.value or []:
+        owner: dict[int, tuple[Item, str]] = {}
+        loose: list[tuple[Item, str]] = []
+        for number, item, rationale in outcome.value or []:
             i = number - 1 if isinstance(number, int) else -1
             if 0 <= i < len(records) and i not in owner:
-                owner[i] = item
+                owner[i] = (item, rationale)
             else:
-                loose.append(item)
+                loose.append((item, rationale))
         for i in range(len(records)):
             if i not in owner and loose:
                 owner[i] = loose.pop(0)
         out = []
         for i in sorted(owner):
-            record, item = records[i], owner[i]
+            record, (item, rationale) = records[i], owner[i]
             if self._drop(agent, item, [record.question]):
                 continue
             target = f"the same knowledge as this training question: {record.question}"
             make = self._maker(
                 "train_error", record.id, lambda _, t=target: t, {"path": "train_error", "origin": record.id}
             )
-            out.append(make(item, "", outcome.rollout, {}))
+            out.append(make(item, rationale, outcome.rollout, {}))
         return out
 
     @staticmethod
     def _maker(path: str, origin: str, target: Callable[[dict[str, Any]], str], meta: dict[str, Any]) -> Make:
-        def make(item: MCItem, rationale: str, rollout: int, call_inputs: dict[str, Any]) -> GeneratedItem:
+        def make(item: Item, rationale: str, rollout: int, call_inputs: dict[str, Any]) -> GeneratedItem:
             extra = {"focus": call_inputs["focus"]} if call_inputs.get("focus") else {}
-            final = MCItem(
-                id=content_id(item.question),
-                question=item.question,
-                choices=item.choices,
-                answer=item.answer,
-                source="synthetic",
-                meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
-            )
+            final: Item
+            if isinstance(item, QAItem):
+                final = QAItem(
+                    id=content_id(item.question),
+                    question=item.question,
+                    answer=item.answer,
+                    solution=item.solution,
+                    source="synthetic",
+                    meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
+                )
+            else:
+                final = MCItem(
+                    id=content_id(item.question),
+                    question=item.question,
+                    choices=item.choices,
+                    answer=item.answer,
+                    source="synthetic",
+                    meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
+                )
             return GeneratedItem(final, rationale, path, origin, target(call_inputs), rollout)
 
         return make
@@ -305,7 +403,7 @@ class Generator:
             raise ParseError("no valid item in the answer")
         return items
 
-    def _drop(self, agent: str, item: MCItem, sources: Sequence[str]) -> str | None:
+    def _drop(self, agent: str, item: Item, sources: Sequence[str]) -> str | None:
         """Why ``item`` is dropped before the gate (counted and logged), or ``None`` to keep it."""
         why = self._why_not_new(item, sources)
         if why:
@@ -313,7 +411,7 @@ class Generator:
             log.debug("%s: dropped %r: %s", agent, item.question[:60], why)
         return why
 
-    def _why_not_new(self, item: MCItem, sources: Sequence[str]) -> str | None:
+    def _why_not_new(self, item: Item, sources: Sequence[str]) -> str | None:
         if self.ctx.guard.max_share(item.question) >= COPY_SHARE:
             return HELD_OUT
         if _is_copy(item.question, sources):
@@ -334,9 +432,13 @@ class Generator:
         n: int,
         make: Make,
         sources: Sequence[str],
+        reader: Reader = MC_READER,
     ) -> list[GeneratedItem]:
         ctx = self.ctx
-        per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
+        field, convert = reader
+        free = reader is not MC_READER
+        per_call = self.per_call(free)
+        per_item = TOKENS_PER_PROBLEM if free else TOKENS_PER_ITEM
         # Enough calls for n items, plus a few spare for answers that were all duplicates or malformed.
         max_calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
         out: list[GeneratedItem] = []
@@ -368,10 +470,8 @@ class Generator:
             def one(spec: tuple[int, int], avoid: str = avoid, lm_kwargs: dict[str, Any] = lm_kwargs) -> Any:
                 number, want = spec
 
-                def parse(pred: Any) -> list[tuple[MCItem, str]]:
-                    return self._valid_items(
-                        agent, pred.questions, want + 2, lambda r: to_mc_item(r, "pending")
-                    )
+                def parse(pred: Any) -> list[tuple[Item, str]]:
+                    return self._valid_items(agent, getattr(pred, field), want + 2, convert)
 
                 call_inputs = inputs(number)
                 outcome = ctx.teacher.run(
@@ -380,7 +480,7 @@ class Generator:
                     module,
                     {**call_inputs, "avoid": avoid, "n": want},
                     parse,
-                    lm_kwargs={**ctx.cap(ctx.teacher, TOKENS_BASE + TOKENS_PER_ITEM * want), **lm_kwargs},
+                    lm_kwargs={**ctx.cap(ctx.teacher, TOKENS_BASE + per_item * want), **lm_kwargs},
                 )
                 return outcome, call_inputs
 

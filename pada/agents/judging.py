@@ -13,6 +13,12 @@ pattern or source error (``fits_target``), it is clear (``clear``) and it states
 (``factual``). They are off by default: on the embedded teacher the calibration
 (``python -m pada.calibrate``) found that they reject good items without catching mislabelled ones
 that the scored solve lets through (docs/benchmarks.md).
+
+A free-form item has no options to score: the judge solves it blind in one decoded call (a few lines
+of reasoning and ``#### <answer>``, at temperature 0 and a small ``max_tokens``), its final answer is
+read with :func:`pada.tasks.answers.extract_final_answer` (``auto``), and the item is endorsed when
+that answer agrees with the item's (:func:`pada.tasks.answers.answers_match`): score 1, else 0. Its
+written checks (``answer_correct``, ``fits_target``, ``clear``, ``factual``) read the worked solution.
 """
 
 from __future__ import annotations
@@ -20,14 +26,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pada.agents.context import MAX_TOKENS, AgentContext, letter_and_text
-from pada.agents.modules import BatchOptionScorer, OptionScorer, QualityJudge
+from pada.agents.context import MAX_TOKENS, AgentContext, clip, letter_and_text
+from pada.agents.modules import BatchOptionScorer, FreeFormSolver, OptionScorer, QualityJudge
 from pada.agents.parsing import ParseError, format_options, parse_letter
 from pada.agents.records import GeneratedItem, Verdict
-from pada.tasks.schema import LETTERS
+from pada.tasks.answers import answers_match, extract_final_answer
+from pada.tasks.schema import LETTERS, QAItem
 from pada.teacher.scoring import best_option, numbered_option_probabilities, option_probabilities
 
 CHECKS = ("answer_correct", "answer_unique", "fits_target", "clear", "factual")
+#: The written checks of a free-form item (no options, so no uniqueness among them).
+FREE_FORM_CHECKS = ("answer_correct", "fits_target", "clear", "factual")
 REASONS = {
     "answer_matches": "the judge, answering blind, chose {judge} but the label is {label}",
     "answer_correct": "the labelled answer is not correct",
@@ -37,8 +46,25 @@ REASONS = {
     "factual": "the item states something false",
 }
 
+#: Why a free-form item's blind solve does not endorse it.
+FREE_FORM_DISAGREES = "the judge, solving blind, reached {judge!r} but the reference answer is {label!r}"
+FREE_FORM_NO_ANSWER = "the judge, solving blind, reached no final answer"
+#: The free-form judge decodes greedily: its solve is a check, not a sample.
+FREE_FORM_TEMPERATURE = 0.0
+
 #: A blind solve: the judge's best letter and its probability for each option (``{}``: decoded).
 Solve = tuple[str, dict[str, float]]
+
+
+def _read_checks(pred: Any, names: Sequence[str]) -> tuple[dict[str, bool], str]:
+    """The written checks of a prediction as booleans, and its reasons; a non-boolean is a parse error."""
+    checks = {}
+    for name in names:
+        value = getattr(pred, name)
+        if not isinstance(value, bool):
+            raise ParseError(f"{name} is not a boolean: {value!r}")
+        checks[name] = value
+    return checks, str(pred.reasons or "").strip()
 
 
 class Judge:
@@ -59,9 +85,22 @@ class Judge:
         self.module = QualityJudge()
         self.scorer = OptionScorer()
         self.batch_scorer = BatchOptionScorer()
+        self.free_form_solver = FreeFormSolver()
 
     def __call__(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
         """One verdict per item, in order (see :meth:`AgentSuite.judge`)."""
+        free = [k for k, g in enumerate(items) if isinstance(g.item, QAItem)]
+        if not free:
+            return self._multiple_choice(items)
+        # Each kind is judged its own way; the verdicts come back in the items' order.
+        mc = [k for k, g in enumerate(items) if not isinstance(g.item, QAItem)]
+        verdicts: dict[int, Verdict] = {}
+        if mc:
+            verdicts.update(zip(mc, self._multiple_choice([items[k] for k in mc]), strict=True))
+        verdicts.update(zip(free, self._free_form([items[k] for k in free]), strict=True))
+        return [verdicts[k] for k in range(len(items))]
+
+    def _multiple_choice(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
         runner = self.ctx.judge
         if self.batch > 1 and runner.handle.logprobs:
             chunks = [[g.item for g in items[i : i + self.batch]] for i in range(0, len(items), self.batch)]
@@ -124,6 +163,99 @@ class Judge:
             self.ctx.usage.count("judge_solve", parse_failures=sum(g is None for g in got))
         return [g if g is not None else self.solve(i) for g, i in zip(got, items, strict=True)]
 
+    def _free_form(self, items: Sequence[GeneratedItem]) -> list[Verdict]:
+        runner = self.ctx.judge
+        answers = self.ctx.map(runner, self.solve_free_form, [g.item for g in items])
+        pairs = list(zip(items, answers, strict=True))
+        if not self.checks:
+            return [self._free_form_verdict(g, answer) for g, answer in pairs]
+        return self.ctx.map(runner, lambda pair: self._check_free_form(*pair), pairs)
+
+    def solve_free_form(self, item: QAItem) -> str:
+        """The judge's blind final answer to a free-form item (``""`` if it reached none).
+
+        One decoded call per item, cached like every other: the judge writes a few lines of reasoning
+        and ``#### <answer>``; the answer is read with ``extract_final_answer(text, "auto")``. A reply
+        without one is a parse failure (retried; the runner samples its retries).
+        """
+        runner = self.ctx.judge
+        question = item.question if not item.context else f"{item.context}\n{item.question}"
+
+        def parse(pred: Any) -> str:
+            answer = extract_final_answer(str(pred.text or ""), "auto")
+            if not answer:
+                raise ParseError("no final answer in the judge's solution")
+            return answer
+
+        lm_kwargs = {
+            **self.ctx.cap(runner, MAX_TOKENS["judge_solve_free_form"]),
+            "temperature": FREE_FORM_TEMPERATURE,
+        }
+        outcome = runner.run(
+            "judge_solve",
+            f"solve_free_form/{item.id}",
+            self.free_form_solver,
+            {"question": question},
+            parse,
+            lm_kwargs=lm_kwargs,
+        )
+        self.ctx.record(outcome.failure)
+        return outcome.value or ""
+
+    @staticmethod
+    def _free_form_verdict(
+        g: GeneratedItem, answer: str, more: dict[str, bool] | None = None, said: str = ""
+    ) -> Verdict:
+        label = g.item.answer_text
+        agrees = bool(answer) and answers_match(answer, label)
+        checks: dict[str, bool] = {"answer_matches": agrees, **(more or {})}
+        reasons = []
+        if not agrees:
+            reasons.append(
+                FREE_FORM_DISAGREES.format(judge=clip(answer, 80), label=label)
+                if answer
+                else FREE_FORM_NO_ANSWER
+            )
+        reasons += [REASONS[k] for k, ok in (more or {}).items() if not ok]
+        if said:
+            reasons.append(said)
+        return Verdict(
+            item_id=g.id,
+            accepted=all(checks.values()),
+            score=1.0 if agrees else 0.0,
+            reasons=reasons,
+            judge_answer=answer,
+            checks=checks,
+            failed=not answer,
+        )
+
+    def _check_free_form(self, g: GeneratedItem, answer: str) -> Verdict:
+        runner = self.ctx.judge
+        item = g.item
+        outcome = runner.run(
+            "judge",
+            f"check/{g.id}",
+            self.module.check_free_form,
+            {
+                "question": item.question,
+                "solution": getattr(item, "solution", None) or "(none given)",
+                "labelled_answer": item.answer_text,
+                "your_answer": answer or "(could not answer)",
+                "target": g.target[:600],
+            },
+            lambda pred: _read_checks(pred, FREE_FORM_CHECKS),
+            lm_kwargs=self.ctx.cap(runner, MAX_TOKENS["judge"]),
+        )
+        self.ctx.record(outcome.failure)
+        if outcome.value is None:
+            error = outcome.failure.error if outcome.failure else "no answer"
+            verdict = self._free_form_verdict(g, answer)
+            verdict.accepted, verdict.failed = False, True
+            verdict.reasons.append(f"the judge's checks could not be parsed ({error})")
+            return verdict
+        more, said = outcome.value
+        return self._free_form_verdict(g, answer, more, said)
+
     @staticmethod
     def _verdict(
         g: GeneratedItem, solve: Solve, more: dict[str, bool] | None = None, said: str = ""
@@ -155,13 +287,7 @@ class Judge:
         blind = solve[0]
 
         def parse(pred: Any) -> tuple[dict[str, bool], str]:
-            checks = {}
-            for name in CHECKS:
-                value = getattr(pred, name)
-                if not isinstance(value, bool):
-                    raise ParseError(f"{name} is not a boolean: {value!r}")
-                checks[name] = value
-            return checks, str(pred.reasons or "").strip()
+            return _read_checks(pred, CHECKS)
 
         outcome = runner.run(
             "judge",

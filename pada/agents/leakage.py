@@ -44,15 +44,23 @@ class HeldOutGuard:
     def __len__(self) -> int:
         return len(self._sizes) + len(self._short)
 
-    def add(self, texts: Iterable[str]) -> None:
-        """Remember more held-out texts (questions of validation and test items)."""
+    def add(self, texts: Iterable[str], passages: bool = False) -> None:
+        """Remember more held-out texts (questions of validation and test items).
+
+        Args:
+            texts: The texts.
+            passages: They are passages, such as worked solutions: only their n-grams count, and one
+                shorter than ``n`` words is skipped (matched whole, a short solution such as
+                ``"6 x 4 = 24"`` would flag every text that mentions its numbers).
+        """
         with self._lock:
             for text in texts:
                 grams = ngrams(text, self.n)
                 if not grams:
                     continue
                 if len(next(iter(grams))) < self.n:
-                    self._short.append(" ".join(next(iter(grams))))
+                    if not passages:
+                        self._short.append(" ".join(next(iter(grams))))
                     continue
                 idx = len(self._sizes)
                 self._sizes.append(len(grams))

@@ -15,6 +15,13 @@ from pada.agents.signatures import (
     BatchErrorCorrectingGenerationSig,
     ErrorAnalysisSig,
     ErrorCorrectingGenerationSig,
+    FreeFormBatchErrorAnalysisSig,
+    FreeFormBatchErrorCorrectingGenerationSig,
+    FreeFormErrorAnalysisSig,
+    FreeFormErrorCorrectingGenerationSig,
+    FreeFormGenerationSig,
+    FreeFormJudgeSig,
+    FreeFormTopicPlanSig,
     JudgeSig,
     PatternGuidedGenerationSig,
     PatternSummarySig,
@@ -26,19 +33,29 @@ from pada.teacher.scoring import TOP_LOGPROBS, one_token_call
 
 
 class ErrorAnalysis(dspy.Module):
-    """Root cause, error scenario and missing knowledge of validation failures (one or a batch per call)."""
+    """Root cause, error scenario and missing knowledge of validation failures (one or a batch per call).
+
+    Multiple-choice failures show the options and the letters; free-form failures (recognised by their
+    ``student_work``) show the reference solution and answer, and the student's work and final answer.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.single = dspy.Predict(ErrorAnalysisSig)
         self.batch = dspy.Predict(BatchErrorAnalysisSig)
+        self.single_free_form = dspy.Predict(FreeFormErrorAnalysisSig)
+        self.batch_free_form = dspy.Predict(FreeFormBatchErrorAnalysisSig)
 
     def forward(self, task: str, failures: list[dict[str, str]]) -> dspy.Prediction:
-        """Analyse failures (dicts: ``question``, ``options``, ``student_answer``, ``correct_answer``).
+        """Analyse failures of one kind.
 
-        One failure uses the flat single-failure signature, which small models fill most reliably;
-        several use the batched one (``analyses``, numbered from 1).
+        Multiple-choice dicts have ``question``, ``options``, ``student_answer``, ``correct_answer``;
+        free-form dicts have ``question``, ``reference_solution``, ``correct_answer``, ``student_work``,
+        ``student_answer``. One failure uses the flat single-failure signature, which small models
+        fill most reliably; several use the batched one (``analyses``, numbered from 1).
         """
+        if "student_work" in failures[0]:
+            return self._free_form(task, failures)
         if len(failures) == 1:
             return self.single(task=task, **failures[0])
         text = "\n\n".join(
@@ -47,6 +64,17 @@ class ErrorAnalysis(dspy.Module):
             for i, f in enumerate(failures, start=1)
         )
         return self.batch(task=task, failures=text)
+
+    def _free_form(self, task: str, failures: list[dict[str, str]]) -> dspy.Prediction:
+        if len(failures) == 1:
+            return self.single_free_form(task=task, **failures[0])
+        text = "\n\n".join(
+            f"Failure {i}:\nProblem: {f['question']}\nReference solution: {f['reference_solution']}\n"
+            f"Correct answer: {f['correct_answer']}\nStudent's work: {f['student_work']}\n"
+            f"Student's final answer: {f['student_answer']}"
+            for i, f in enumerate(failures, start=1)
+        )
+        return self.batch_free_form(task=task, failures=text)
 
 
 class PatternSummary(dspy.Module):
@@ -74,17 +102,22 @@ class StrategyDraft(dspy.Module):
 
 
 class PatternGuidedGeneration(dspy.Module):
-    """New multiple-choice items that follow a strategy, with training items as style exemplars.
+    """New items that follow a strategy, with training items as style exemplars.
 
     ``plan`` lists distinct topics for a strategy once; each generation call then writes about one of
     them. A small teacher asked the same thing twice writes the same question twice; asked about a
     different topic each time, it writes different ones.
+
+    Args:
+        free_form: Write free-form problems with worked solutions (output ``problems``) instead of
+            multiple-choice questions (output ``questions``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, free_form: bool = False) -> None:
         super().__init__()
-        self.plan = dspy.Predict(TopicPlanSig)
-        self.generate = dspy.Predict(PatternGuidedGenerationSig)
+        self.free_form = free_form
+        self.plan = dspy.Predict(FreeFormTopicPlanSig if free_form else TopicPlanSig)
+        self.generate = dspy.Predict(FreeFormGenerationSig if free_form else PatternGuidedGenerationSig)
 
     def forward(
         self, task: str, strategy: str, examples: str, focus: str, avoid: str, n: int
@@ -127,6 +160,41 @@ class ErrorCorrectingGeneration(dspy.Module):
             task=task,
             question=question,
             options=options,
+            correct_answer=correct_answer,
+            student_answer=student_answer,
+            avoid=avoid or "(none)",
+            n=n,
+        )
+
+
+class FreeFormErrorCorrectingGeneration(dspy.Module):
+    """New free-form problems, with worked solutions, exercising the skill behind training failures.
+
+    The free-form counterpart of :class:`ErrorCorrectingGeneration`: ``forward`` writes ``n`` problems
+    for one failure (shown with its reference solution), ``batch`` one problem for each of several
+    numbered failures in one call.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generate = dspy.Predict(FreeFormErrorCorrectingGenerationSig)
+        self.batch = dspy.Predict(FreeFormBatchErrorCorrectingGenerationSig)
+
+    def forward(
+        self,
+        task: str,
+        question: str,
+        reference_solution: str,
+        correct_answer: str,
+        student_answer: str,
+        avoid: str,
+        n: int,
+    ) -> dspy.Prediction:
+        """Write ``n`` problems similar in skill to the failed training problem."""
+        return self.generate(
+            task=task,
+            question=question,
+            reference_solution=reference_solution,
             correct_answer=correct_answer,
             student_answer=student_answer,
             avoid=avoid or "(none)",
@@ -188,13 +256,47 @@ class BatchOptionScorer(dspy.Module):
         return dspy.Prediction(text=out.get("text") or "", logprobs=out.get("logprobs"))
 
 
+class FreeFormSolver(dspy.Module):
+    """The judge's blind solve of a free-form problem: a few lines of reasoning and a final answer.
+
+    There are no options to score, so the answer is decoded. No Signature: the reply is plain text
+    whose last line is ``#### <answer>`` (the marker the student is trained on), read by
+    :func:`pada.tasks.answers.extract_final_answer`. The caller caps its length and sets its
+    temperature; the call goes through the configured ``dspy.LM`` (cache, history, usage).
+    """
+
+    INSTRUCTION = (
+        "Solve the problem. Reason briefly, in a few short lines, then give the final answer "
+        "on its own last line as: #### <answer>"
+    )
+
+    def forward(self, question: str) -> dspy.Prediction:
+        """Solve one problem; ``text`` is the judge's reply."""
+        lm = dspy.settings.lm
+        # Every call carries a rollout id (it keys the cache); at temperature 0 DSPy warns that the id
+        # changes no sample, which is what a greedy solve wants. The LM is this call's own copy.
+        if hasattr(lm, "_warned_zero_temp_rollout"):
+            lm._warned_zero_temp_rollout = True
+        messages = [
+            {"role": "system", "content": self.INSTRUCTION},
+            {"role": "user", "content": f"Problem: {question}\nSolution:"},
+        ]
+        [out] = lm(messages=messages)
+        text = out if isinstance(out, str) else out.get("text") or ""
+        return dspy.Prediction(text=text)
+
+
 class QualityJudge(dspy.Module):
-    """Answers an item blind, then checks its label, uniqueness, fit, clarity and facts."""
+    """Answers an item blind, then checks its label, uniqueness, fit, clarity and facts.
+
+    ``check_free_form`` is the written check of a free-form problem and its worked solution.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.solve = dspy.Predict(SolveSig)
         self.check = dspy.Predict(JudgeSig)
+        self.check_free_form = dspy.Predict(FreeFormJudgeSig)
 
     def forward(self, question: str, options: str, labelled_answer: str, target: str) -> dspy.Prediction:
         """Both steps in one go (the suite runs them as two robust calls to count failures apart)."""

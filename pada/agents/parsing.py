@@ -2,8 +2,9 @@
 
 Small local models break formats in many small ways: options prefixed with ``A)``, the answer given as
 ``"B) photosynthesis"`` or as the option's text, a list written as one string, an index instead of a
-letter. The parsers accept what is unambiguous and reject the rest with :class:`ParseError`, which
-the agents count as a parse failure.
+letter; a free-form answer written as ``"#### 18"`` or ``"18 apples"``, a solution that repeats its
+answer line. The parsers accept what is unambiguous and reject the rest with :class:`ParseError`,
+which the agents count as a parse failure.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pada.tasks.schema import LETTERS, MCItem, normalize_text
+from pada.tasks.answers import as_number, extract_final_answer
+from pada.tasks.schema import LETTERS, MCItem, QAItem, normalize_text
 from pada.teacher.runner import ParseError as ParseError  # re-exported: the agents raise it from here
 
 # "A) x", "(b) x", "C. x", "D: x", "E - x", "<A> x", "[B] x"; not "U.S. Navy" or "A cat".
@@ -31,6 +33,19 @@ def format_item(item: MCItem, with_answer: bool = True) -> str:
     """An item as prompt text: question, options and (optionally) the answer letter."""
     text = f"Question: {item.question}\n{format_options(item.choices)}"
     return f"{text}\nAnswer: {item.answer_letter}" if with_answer else text
+
+
+def format_problem(item: QAItem, with_answer: bool = True) -> str:
+    """A free-form item as prompt text: question, worked solution (if any) and final answer.
+
+    ``with_answer=False`` shows the question alone.
+    """
+    text = f"Question: {item.question}"
+    if not with_answer:
+        return text
+    if item.solution:
+        text += f"\nSolution: {item.solution}"
+    return f"{text}\nAnswer: {item.answer}"
 
 
 def clean_option(text: Any) -> str:
@@ -121,6 +136,82 @@ def to_mc_item(raw: Any, item_id: str, meta: dict[str, Any] | None = None) -> tu
         meta=dict(meta or {}),
     )
     return item, rationale
+
+
+# "18 apples", "$4.50 each": a number followed by a few unit words (the reference is then the number).
+_NUMBER_AND_UNITS = re.compile(r"^(-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?)\s+[A-Za-z][A-Za-z ]{0,30}$")
+_MARKER_LINE = re.compile(r"^\s*####")
+
+
+def clean_final_answer(value: Any) -> str:
+    """A generated final answer as a reference: the answer alone, a plain number when it states one.
+
+    ``"#### 18"``, ``"The answer is 18."``, ``"$18"`` and ``"18 apples"`` all give ``"18"``, and
+    ``"1,000"`` gives ``"1000"`` (GSM8K's own form); a text answer (``"Lima"``) is kept as written.
+    ``""`` when nothing is left.
+    """
+    text = extract_final_answer(str(value if value is not None else "").strip(), "auto")
+    if as_number(text) is None and (m := _NUMBER_AND_UNITS.match(text)):
+        text = m.group(1)
+    if as_number(text) is not None:
+        text = text.replace(",", "").replace("$", "")
+    return text
+
+
+def clean_solution(value: Any) -> str:
+    """A generated worked solution without its final-answer line.
+
+    The training format adds ``#### <answer>`` itself, so a solution that already ends in one (or in a
+    line starting with the marker) would state its answer twice.
+    """
+    text = str(value if value is not None else "").strip()
+    if "####" in text:
+        text = text[: text.index("####")]
+    lines = [line for line in text.splitlines() if not _MARKER_LINE.match(line)]
+    return "\n".join(lines).strip()
+
+
+def to_qa_item(
+    raw: Any, item_id: str, meta: dict[str, Any] | None = None, worked: bool = True
+) -> tuple[QAItem, str]:
+    """Validate one generated free-form problem and build a :class:`QAItem` (``source="synthetic"``).
+
+    Args:
+        raw: A ``FreeFormProblem`` / ``SimilarProblem`` (or a dict with ``question``, ``solution``,
+            ``answer``).
+        item_id: The id to give the item.
+        meta: Provenance to store in the item's ``meta``.
+        worked: The task's items carry worked solutions: the solution is required and kept in the
+            item. Otherwise it is optional and returned as the rationale (the item keeps the task's
+            answer-only format).
+
+    Returns:
+        The item and the rationale (``""`` when the solution is in the item).
+
+    Raises:
+        ParseError: Missing question, missing final answer, or (``worked``) missing solution.
+    """
+    d = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw) if isinstance(raw, dict) else None
+    if d is None:
+        raise ParseError(f"an item must be an object, got {type(raw).__name__}")
+    question = str(d.get("question") or "").strip()
+    if len(question) < 5:
+        raise ParseError("missing question")
+    answer = clean_final_answer(d.get("answer"))
+    if not answer:
+        raise ParseError("missing final answer")
+    solution = clean_solution(d.get("solution") or d.get("rationale"))
+    if worked and not solution:
+        raise ParseError("missing solution")
+    item = QAItem(
+        id=item_id,
+        question=question,
+        answer=answer,
+        solution=solution if worked else None,
+        source="synthetic",
+        meta=dict(meta or {}),
+    )
+    return item, "" if worked else solution
 
 
 def nonempty(value: Any, name: str) -> str:

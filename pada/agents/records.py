@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pada.tasks.schema import MCItem
+from pada.tasks.schema import Item, MCItem, QAItem
 from pada.teacher.runner import AgentFailure as AgentFailure  # re-exported for the agents and the loop
 
 
@@ -186,11 +186,12 @@ class Strategy:
 
 @dataclass
 class GeneratedItem:
-    """A synthetic multiple-choice item with its provenance.
+    """A synthetic item (multiple choice or free form) with its provenance.
 
     Attributes:
         item: The item (``source="synthetic"``; ``meta`` repeats the provenance).
-        rationale: The generator's short explanation of the answer.
+        rationale: The generator's short explanation of the answer (a free-form task without worked
+            solutions keeps the generated solution here).
         path: ``pattern`` (validation-pattern path) or ``train_error`` (LLM2LLM path).
         origin: The strategy id (pattern path) or the training item's id (train-error path).
         target: What the item should exercise: the strategy text or the training error's description;
@@ -198,7 +199,7 @@ class GeneratedItem:
         rollout: The rollout id of the call that produced it.
     """
 
-    item: MCItem
+    item: Item
     rationale: str
     path: str
     origin: str
@@ -225,10 +226,14 @@ class GeneratedItem:
     def from_dict(cls, d: dict[str, Any]) -> GeneratedItem:
         """Inverse of :meth:`to_dict`."""
         it = dict(d["item"])
-        it.pop("kind", None)
-        it["choices"] = tuple(it["choices"])
+        kind = it.pop("kind", None)
+        if kind == "free_form":
+            item: Item = QAItem(**it)
+        else:
+            it["choices"] = tuple(it["choices"])
+            item = MCItem(**it)
         return cls(
-            item=MCItem(**it),
+            item=item,
             rationale=d["rationale"],
             path=d["path"],
             origin=d["origin"],
@@ -247,9 +252,11 @@ class Verdict:
             check (``quality_gate.judge_checks``) passed. The gate also wants ``score`` at or above
             ``quality_gate.judge_threshold``.
         score: The probability the judge, answering blind, gives the labelled option (1 or 0 when it
-            decoded its answer instead of scoring the options).
+            decoded its answer instead of scoring the options, and for a free-form item: 1 when the
+            judge's final answer agrees with the reference).
         reasons: Why not (one line per failed check, plus the judge's own words).
-        judge_answer: The letter the judge chose answering the item blind (``""`` if it could not).
+        judge_answer: The letter the judge chose answering the item blind, or a free-form item's final
+            answer as the judge reached it (``""`` if it could not).
         checks: The individual checks: ``answer_matches`` (blind answer = label) and, with written
             checks, ``answer_correct``, ``answer_unique``, ``fits_target``, ``clear``, ``factual``.
         failed: True when the judge's output could not be parsed (the item is then rejected).

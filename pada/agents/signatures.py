@@ -1,9 +1,11 @@
 """The DSPy Signatures of pada's agents: each docstring is the instruction, each field a typed contract.
 
-Instructions are short on purpose: the embedded teacher reads prompts at ~120 tokens/s on two cores,
-so every sentence costs time on every call. Outputs are flat strings where possible, which a 1.5B
-model fills far more reliably than nested structures; the only nested output is the list of generated
-items, whose pydantic model the parser validates item by item (see :mod:`pada.agents.parsing`).
+Multiple-choice and free-form tasks have signatures of their own (the ``FreeForm*`` ones speak of
+worked solutions and final answers instead of options and letters); pattern summaries and strategies
+are shared. Instructions are short on purpose: the embedded teacher reads prompts at ~120 tokens/s on
+two cores, so every sentence costs time on every call. Outputs are flat strings where possible, which
+a 1.5B model fills far more reliably than nested structures; the only nested output is the list of
+generated items, whose pydantic model the parser validates item by item (see :mod:`pada.agents.parsing`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,32 @@ class SimilarQuestion(BaseModel):
     _coerce_options = field_validator("options", mode="before")(MCQuestion._coerce_options.__func__)
 
 
+class FreeFormProblem(BaseModel):
+    """A free-form problem with its worked solution and final answer."""
+
+    # Declared in the order a careful solver writes them: the problem, the reasoning, then the answer
+    # the reasoning arrives at (the compact adapter shows the fields in this order). Lenient like
+    # MCQuestion; to_qa_item() in pada.agents.parsing validates each item on its own.
+
+    question: str = Field(default="", description="the problem, self-contained")
+    solution: str = Field(default="", description="the worked solution, step by step, without the answer")
+    answer: str = Field(default="", description="the final answer only: a number or a short phrase")
+
+    _coerce_text = field_validator("question", "solution", "answer", mode="before")(_text)
+
+
+class SimilarProblem(BaseModel):
+    """A new free-form problem based on one numbered failed problem."""
+
+    failure: int = Field(default=0, description="the number of the failed problem it is based on")
+    question: str = Field(default="", description="a new problem in a different situation")
+    solution: str = Field(default="", description="the worked solution, step by step, without the answer")
+    answer: str = Field(default="", description="the final answer only: a number or a short phrase")
+
+    _coerce_text = field_validator("question", "solution", "answer", mode="before")(_text)
+    _coerce_int = field_validator("failure", mode="before")(first_int)
+
+
 class FailureAnalysis(BaseModel):
     """The diagnosis of one failure."""
 
@@ -108,6 +136,44 @@ class BatchErrorAnalysisSig(dspy.Signature):
 
     task: str = dspy.InputField(desc="the task the student is trained on")
     failures: str = dspy.InputField(desc="numbered failures: question, options, student's and correct answer")
+    analyses: list[FailureAnalysis] = dspy.OutputField(desc="one analysis per failure, same numbers")
+
+
+class FreeFormErrorAnalysisSig(dspy.Signature):
+    """Diagnose where a small student model's worked answer to this problem went wrong.
+
+    Compare its work with the reference. Speak in general terms: the kind of problem and the skill
+    involved; do not repeat the problem.
+    """
+
+    task: str = dspy.InputField(desc="the task the student is trained on")
+    question: str = dspy.InputField()
+    reference_solution: str = dspy.InputField()
+    correct_answer: str = dspy.InputField()
+    student_work: str = dspy.InputField(desc="what the student wrote")
+    student_answer: str = dspy.InputField(desc="the final answer read from the student's work")
+    root_cause: str = dspy.OutputField(
+        desc="the step where the student's reasoning went wrong, and why (at most 20 words)"
+    )
+    error_scenario: str = dspy.OutputField(
+        desc="the type of problem and topic, e.g. 'problems about X that need Y'"
+    )
+    missing_knowledge: str = dspy.OutputField(
+        desc="the fact, concept or skill the student lacked (a short phrase)"
+    )
+
+
+class FreeFormBatchErrorAnalysisSig(dspy.Signature):
+    """Diagnose where a small student model's worked answer to each numbered problem went wrong.
+
+    Compare its work with the reference. Speak in general terms: the kind of problem and the skill
+    involved; do not repeat the problems.
+    """
+
+    task: str = dspy.InputField(desc="the task the student is trained on")
+    failures: str = dspy.InputField(
+        desc="numbered failures: problem, reference solution and answer, the student's work and answer"
+    )
     analyses: list[FailureAnalysis] = dspy.OutputField(desc="one analysis per failure, same numbers")
 
 
@@ -200,6 +266,65 @@ class BatchErrorCorrectingGenerationSig(dspy.Signature):
     questions: list[SimilarQuestion] = dspy.OutputField(desc="one new question per failed question")
 
 
+class FreeFormTopicPlanSig(dspy.Signature):
+    """List distinct, specific topics for new problems that follow the strategy.
+
+    Each topic names a concrete situation, object or quantity; no two topics alike.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    strategy: str = dspy.InputField(desc="the failure pattern and the strategy to follow")
+    n: int = dspy.InputField(desc="how many topics to list")
+    topics: list[str] = dspy.OutputField(desc="a topic, a few words")
+
+
+class FreeFormGenerationSig(dspy.Signature):
+    """Write new, original problems about the focus topic that follow the strategy.
+
+    The examples only show the format: write about other things. Never repeat a problem listed under
+    avoid. Solve each problem step by step; its final answer must follow from the solution.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    strategy: str = dspy.InputField(desc="the failure pattern and the strategy to follow")
+    examples: str = dspy.InputField(desc="training problems with their solutions, showing the style")
+    focus: str = dspy.InputField(desc="the topic the new problems are about")
+    avoid: str = dspy.InputField(desc="problems already written: write different ones")
+    n: int = dspy.InputField(desc="how many problems to write")
+    problems: list[FreeFormProblem] = dspy.OutputField(desc="the new problems")
+
+
+class FreeFormErrorCorrectingGenerationSig(dspy.Signature):
+    """Write new problems that exercise the skill this failed training problem needs.
+
+    Write different problems, not rewordings: change the situation and the numbers, and never repeat
+    a problem listed under avoid. Solve each step by step; its final answer must follow from the solution.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    question: str = dspy.InputField()
+    reference_solution: str = dspy.InputField()
+    correct_answer: str = dspy.InputField()
+    student_answer: str = dspy.InputField()
+    avoid: str = dspy.InputField(desc="problems already written: write different ones")
+    n: int = dspy.InputField(desc="how many problems to write")
+    problems: list[FreeFormProblem] = dspy.OutputField(desc="the new problems")
+
+
+class FreeFormBatchErrorCorrectingGenerationSig(dspy.Signature):
+    """For each numbered failure, write one new problem that needs the same skill, in a new situation.
+
+    Use new numbers and do not reuse the failed problem's wording; never repeat a problem listed under
+    avoid. Solve each step by step; its final answer must follow from the solution.
+    """
+
+    task: str = dspy.InputField(desc="the task")
+    failures: str = dspy.InputField(desc="numbered failed problems, their correct and the student's answer")
+    avoid: str = dspy.InputField(desc="problems already written: write different ones")
+    n: int = dspy.InputField(desc="how many problems to write: one per failed problem")
+    problems: list[SimilarProblem] = dspy.OutputField(desc="one new problem per failed problem")
+
+
 class SolveSig(dspy.Signature):
     """Answer the multiple-choice question."""
 
@@ -223,6 +348,25 @@ class JudgeSig(dspy.Signature):
     answer_correct: bool = dspy.OutputField(desc="the labelled answer is correct")
     answer_unique: bool = dspy.OutputField(desc="no other option is also correct")
     fits_target: bool = dspy.OutputField(desc="the question exercises that knowledge or skill")
+    clear: bool = dspy.OutputField(desc="clear, self-contained and answerable")
+    factual: bool = dspy.OutputField(desc="states no false facts")
+    reasons: str = dspy.OutputField(desc="why, in at most 15 words")
+
+
+class FreeFormJudgeSig(dspy.Signature):
+    """Check a generated training problem and its worked solution.
+
+    The solution must be correct and reach the labelled final answer; the problem must fit the target,
+    be clear and self-contained, and state nothing false.
+    """
+
+    question: str = dspy.InputField()
+    solution: str = dspy.InputField()
+    labelled_answer: str = dspy.InputField()
+    your_answer: str = dspy.InputField(desc="the final answer you reached when solving it without the label")
+    target: str = dspy.InputField(desc="the knowledge or skill the problem should exercise")
+    answer_correct: bool = dspy.OutputField(desc="the solution is correct and reaches the labelled answer")
+    fits_target: bool = dspy.OutputField(desc="the problem exercises that knowledge or skill")
     clear: bool = dspy.OutputField(desc="clear, self-contained and answerable")
     factual: bool = dspy.OutputField(desc="states no false facts")
     reasons: str = dspy.OutputField(desc="why, in at most 15 words")

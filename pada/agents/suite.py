@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pada.agents.analysis import ErrorAnalyst
-from pada.agents.context import AgentContext
+from pada.agents.context import FREE_FORM, MULTIPLE_CHOICE, AgentContext
 from pada.agents.embedder import Embedder
 from pada.agents.generation import Generator
 from pada.agents.judging import Judge
@@ -43,7 +43,7 @@ from pada.agents.records import (
     Strategy,
     Verdict,
 )
-from pada.tasks.schema import EvalRecord, MCItem
+from pada.tasks.schema import EvalRecord, Item
 from pada.teacher.lm import LMHandle, _get, open_lms
 from pada.teacher.runner import AgentRunner
 from pada.teacher.usage import UsageMeter
@@ -53,6 +53,7 @@ T = TypeVar("T")
 DEFAULT_TASK = (
     "Multiple-choice science questions (grade school to high school); the student picks one option."
 )
+DEFAULT_FREE_FORM_TASK = "Free-form questions; the student writes its reasoning, then a short final answer."
 
 
 class AgentSuite:
@@ -65,13 +66,16 @@ class AgentSuite:
             ``texts -> array``); needed only by :meth:`mine_patterns`.
         pattern_mining: The ``pattern_mining`` config (batch size, K range...); defaults if ``None``.
         generation: The ``generation`` config (``items_per_call``, ``max_attempts``); defaults if ``None``.
-        task: One sentence describing the task, given to every agent.
+        task: One sentence describing the task, given to every agent (``None``: a default for the kind).
         seed: Seeds rollout ids and sub-sampling.
         keep_prompts: Keep every prompt sent (see :attr:`prompts`).
         guard_ngram: n of the word n-grams that detect held-out text in patterns and strategies.
         judge_checks: The judge also writes a verdict on each item (``quality_gate.judge_checks``);
             by default it only scores the options blind.
         judge_batch: Items the judge scores per call (``quality_gate.judge_batch``).
+        task_kind: ``multiple_choice`` or ``free_form`` (``dataset.kind``): what the strategy path
+            writes. Failures are analysed, and training failures augmented, by their own kind; the
+            judge judges each item by its kind.
     """
 
     def __init__(
@@ -81,19 +85,26 @@ class AgentSuite:
         embedder: Any = None,
         pattern_mining: Any = None,
         generation: Any = None,
-        task: str = DEFAULT_TASK,
+        task: str | None = None,
         seed: int = 0,
         keep_prompts: bool = False,
         guard_ngram: int = 6,
         judge_checks: bool = False,
         judge_batch: int = 1,
+        task_kind: str = MULTIPLE_CHOICE,
     ) -> None:
+        if task_kind not in (MULTIPLE_CHOICE, FREE_FORM):
+            raise ValueError(f"task_kind must be {MULTIPLE_CHOICE} or {FREE_FORM}, got {task_kind!r}")
+        if task is None:
+            task = DEFAULT_FREE_FORM_TASK if task_kind == FREE_FORM else DEFAULT_TASK
         usage = UsageMeter({"teacher": teacher.budget, **({"judge": judge.budget} if judge else {})})
         teacher_runner = AgentRunner(teacher, usage, seed=seed, keep_prompts=keep_prompts)
         judge_runner = (
             AgentRunner(judge, usage, seed=seed, keep_prompts=keep_prompts) if judge else teacher_runner
         )
-        self.ctx = AgentContext(teacher_runner, judge_runner, usage, HeldOutGuard(n=guard_ngram), task, seed)
+        self.ctx = AgentContext(
+            teacher_runner, judge_runner, usage, HeldOutGuard(n=guard_ngram), task, seed, kind=task_kind
+        )
         self.embedder = embedder
         self.pattern_mining = pattern_mining or {}
         self._analyst = ErrorAnalyst(self.ctx, self.pattern_mining)
@@ -111,11 +122,12 @@ class AgentSuite:
         pattern_mining: Any = None,
         generation: Any = None,
         run_dir: str | Path | None = None,
-        task: str = DEFAULT_TASK,
+        task: str | None = None,
         seed: int = 0,
         keep_prompts: bool = False,
         judge_checks: bool = False,
         judge_batch: int = 1,
+        task_kind: str = MULTIPLE_CHOICE,
     ) -> Iterator[AgentSuite]:
         """Build the suite from configs; start (and finally stop) the local teacher if there is one.
 
@@ -126,11 +138,12 @@ class AgentSuite:
             pattern_mining: The ``pattern_mining`` config.
             generation: The ``generation`` config.
             run_dir: The run folder (DSPy cache in ``teacher_cache/``, server log).
-            task: One sentence describing the task.
+            task: One sentence describing the task (``None``: a default for the kind).
             seed: The run's seed.
             keep_prompts: Keep every prompt sent.
             judge_checks: The judge also writes a verdict per item.
             judge_batch: Items the judge scores per call.
+            task_kind: ``multiple_choice`` or ``free_form``.
 
         Yields:
             The suite.
@@ -147,6 +160,7 @@ class AgentSuite:
                 keep_prompts=keep_prompts,
                 judge_checks=judge_checks,
                 judge_batch=judge_batch,
+                task_kind=task_kind,
             )
 
     # ------------------------------------------------------------------ bookkeeping
@@ -167,12 +181,23 @@ class AgentSuite:
         judge = self.ctx.judge.prompts if self.ctx.judge is not self.ctx.teacher else []
         return [*self.ctx.teacher.prompts, *judge]
 
-    def hold_out(self, texts: Iterable[str]) -> None:
+    def hold_out(self, texts: Iterable[str], passages: bool = False) -> None:
         """Register held-out texts (validation and test questions): none of them may reach a generator.
 
-        Validation questions passed to :meth:`analyze_errors` are registered automatically.
+        Validation questions passed to :meth:`analyze_errors` are registered automatically (and the
+        worked solutions it shows). ``passages=True`` registers longer texts, such as worked
+        solutions, by their n-grams only (see :meth:`~pada.agents.leakage.HeldOutGuard.add`).
         """
-        self.ctx.guard.add(texts)
+        self.ctx.guard.add(texts, passages=passages)
+
+    def remember_solutions(self, items: Iterable[Item]) -> None:
+        """Remember the worked solutions of task items, by id (items without one are skipped).
+
+        Evaluation records do not carry their item's solution; the analysis of a free-form failure
+        and the error-correcting generation show it with the failure. The solution of a validation
+        failure that is analysed is then held out like its question.
+        """
+        self.ctx.solutions.update({i.id: s for i in items if (s := getattr(i, "solution", None))})
 
     # ------------------------------------------------------------------ the method's steps
 
@@ -228,7 +253,7 @@ class AgentSuite:
         return self._patterns.draft(patterns)
 
     def generate_from_strategy(
-        self, strategy: Strategy, exemplars: Sequence[MCItem], n: int, path: str = "pattern"
+        self, strategy: Strategy, exemplars: Sequence[Item], n: int, path: str = "pattern"
     ) -> list[GeneratedItem]:
         """Write ``n`` distinct new items that follow ``strategy``, in the style of training exemplars.
 
@@ -239,7 +264,8 @@ class AgentSuite:
 
         Args:
             strategy: From :meth:`draft_strategies`.
-            exemplars: Training items shown as style examples (never validation or test items).
+            exemplars: Training items shown as style examples (never validation or test items); for a
+                free-form task, its items (:class:`~pada.tasks.schema.QAItem`) with their solutions.
             n: How many items to return (fewer if the teacher fails repeatedly).
             path: The provenance path the items carry (``generic`` for the untargeted control).
 
@@ -291,8 +317,9 @@ class AgentSuite:
         """Judge each item: score its options blind in one forward pass (and write checks if asked).
 
         The verdict endorses an item when the judge's own best option is the label (and every written
-        check passes); its score is the judge's probability for the label. An item the judge could
-        not answer is rejected with ``failed=True``.
+        check passes); its score is the judge's probability for the label. A free-form item is solved
+        blind in one short decoded call instead: endorsed, with score 1, when the judge's final answer
+        agrees with the item's. An item the judge could not answer is rejected with ``failed=True``.
 
         Returns:
             One verdict per item, in order.

@@ -3,6 +3,10 @@
 The judge (an LLM agent) decides whether an item is correct and fits its pattern; this module decides
 everything that can be decided without one, and combines both into one decision per item with every
 reason kept. Checks run in a fixed order so an item's first reason is its cheapest one.
+
+Free-form items (a problem, an optional worked solution, a final answer) are checked for what they
+have: a question of sane length, a short final answer, a solution of sane length, no text addressed to
+the pipeline. Duplicates and contamination compare the question (an item's options, when it has any).
 """
 
 from __future__ import annotations
@@ -15,13 +19,18 @@ from typing import Any
 import numpy as np
 
 from pada.config.schema import QualityGateConfig
-from pada.tasks.schema import Item, MCItem, normalize_text
+from pada.tasks.answers import as_number
+from pada.tasks.schema import Item, QAItem, normalize_text
 
 Embed = Callable[[list[str]], np.ndarray]
 
 
+#: A free-form item's final answer is a number or a short phrase; its worked solution a few paragraphs.
+MAX_ANSWER_CHARS, MAX_SOLUTION_CHARS = 200, 3000
+
+
 def item_text(item: Item) -> str:
-    """The text an item is compared by: its question and its options."""
+    """The text an item is compared by: its question and its options (a free-form item: its question)."""
     choices = getattr(item, "choices", ())
     return " ".join([item.question, *choices])
 
@@ -71,8 +80,13 @@ _INJECTION = re.compile(
 )
 
 
-def structural_problems(item: MCItem, cfg: QualityGateConfig) -> list[str]:
-    """Checks that need nothing but the item: option count, one correct answer, lengths, injected text."""
+def structural_problems(item: Item, cfg: QualityGateConfig) -> list[str]:
+    """Checks that need nothing but the item: option count, one correct answer, lengths, injected text.
+
+    A free-form item is checked by :func:`free_form_problems` instead.
+    """
+    if isinstance(item, QAItem):
+        return free_form_problems(item, cfg)
     problems = []
     if any(_INJECTION.search(text) for text in (item.question, *item.choices)):
         problems.append("structure: the item carries instructions aimed at the pipeline")
@@ -88,6 +102,35 @@ def structural_problems(item: MCItem, cfg: QualityGateConfig) -> list[str]:
         problems.append("structure: an empty option")
     if len(set(normalized)) != len(normalized):
         problems.append("structure: two options say the same thing, so the answer is not unique")
+    return problems
+
+
+def free_form_problems(item: QAItem, cfg: QualityGateConfig) -> list[str]:
+    """The structural checks of a free-form item.
+
+    Its question within the length limits, a final answer that is there and short, a worked solution
+    (when it has one) that is not empty and not overlong, and no text addressed to the pipeline.
+    """
+    problems = []
+    solution = item.solution
+    if any(_INJECTION.search(text) for text in (item.question, item.answer, solution or "")):
+        problems.append("structure: the item carries instructions aimed at the pipeline")
+    if not cfg.min_question_chars <= len(item.question.strip()) <= cfg.max_question_chars:
+        problems.append(
+            f"structure: question length {len(item.question.strip())} outside "
+            f"[{cfg.min_question_chars}, {cfg.max_question_chars}]"
+        )
+    answer = item.answer.strip()
+    if not normalize_text(answer) and as_number(answer) is None:
+        problems.append("structure: no final answer")
+    elif len(answer) > MAX_ANSWER_CHARS:
+        problems.append(f"structure: final answer of {len(answer)} characters (at most {MAX_ANSWER_CHARS})")
+    if solution is not None:
+        if not solution.strip():
+            problems.append("structure: an empty worked solution")
+        elif len(solution.strip()) > MAX_SOLUTION_CHARS:
+            size = len(solution.strip())
+            problems.append(f"structure: worked solution of {size} characters (at most {MAX_SOLUTION_CHARS})")
     return problems
 
 
@@ -144,7 +187,7 @@ class QualityGate:
                 )
         return reasons
 
-    def prescreen(self, items: Sequence[MCItem]) -> list[list[str]]:
+    def prescreen(self, items: Sequence[Item]) -> list[list[str]]:
         """The checks that need no judge, so that only items that pass them cost a judge call.
 
         Structure, an exact or near duplicate of a known item, contamination; an item's duplicates
@@ -158,7 +201,7 @@ class QualityGate:
         return [self._cheap_reasons(item, vecs[item.id], [], []) for item in items]
 
     def _cheap_reasons(
-        self, item: MCItem, vec: np.ndarray, batch_vecs: list[np.ndarray], batch_ids: list[str]
+        self, item: Item, vec: np.ndarray, batch_vecs: list[np.ndarray], batch_ids: list[str]
     ) -> list[str]:
         # Structure, an exact or near duplicate (of known items and of those accepted from this
         # batch so far), contamination: everything that needs no judge, in that order.
@@ -172,7 +215,7 @@ class QualityGate:
         reasons.extend(self._contamination(text, vec))
         return reasons
 
-    def _vectors(self, items: Sequence[MCItem]) -> dict[str, np.ndarray]:
+    def _vectors(self, items: Sequence[Item]) -> dict[str, np.ndarray]:
         # Each candidate is embedded once, whether prescreen, check or both look at it.
         missing = [i for i in items if i.id not in self._vec_cache]
         if missing:
@@ -181,7 +224,7 @@ class QualityGate:
         return {i.id: self._vec_cache[i.id] for i in items}
 
     def check(
-        self, items: Sequence[MCItem], judge_scores: dict[str, tuple[float, list[str]]] | None = None
+        self, items: Sequence[Item], judge_scores: dict[str, tuple[float, list[str]]] | None = None
     ) -> list[GateDecision]:
         """Decide on each item; accepted items become known, so later items cannot duplicate them.
 

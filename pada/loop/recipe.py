@@ -46,15 +46,18 @@ from pada.loop.effects import (
 from pada.loop.progress import Progress
 from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
 from pada.tasks.io import read_records
-from pada.tasks.schema import EvalRecord, Item, MCItem
+from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
 
 log = logging.getLogger(__name__)
 
 TASK_DESCRIPTION = {
     "scireason": "Multiple-choice science questions (grade school to high school); "
     "the student picks the letter of the one correct option.",
+    "gsm8k": "Grade-school math word problems; the student writes its reasoning, "
+    "then the final answer as a number.",
 }
 DEFAULT_TASK = "Multiple-choice questions; the student picks the letter of the one correct option."
+DEFAULT_FREE_FORM_TASK = "Free-form questions; the student writes its reasoning, then a short final answer."
 #: The teacher usage a round reports (``calls`` includes ``cache_hits``).
 USAGE_KEYS = ("calls", "cache_hits", "input_tokens", "output_tokens", "wall_s", "parse_failures")
 
@@ -63,10 +66,24 @@ def _usage_delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {key: now.get(key, 0) - before.get(key, 0) for key in USAGE_KEYS}
 
 
-def generic_strategy(task: str) -> Any:
-    """The strategy of the generic-synthetic control: the task itself, aimed at no failure."""
+def generic_strategy(task: str, free_form: bool = False) -> Any:
+    """The strategy of the generic-synthetic control: the task itself, aimed at no failure.
+
+    Args:
+        task: The task's description.
+        free_form: Word it for free-form problems (no options) rather than multiple-choice questions.
+    """
     from pada.agents.records import Strategy
 
+    if free_form:
+        return Strategy(
+            id="strategy-generic",
+            pattern_id="generic",
+            pattern="none (general practice items for the task, not aimed at any failure): " + task,
+            what_to_write="new problems of the same kind and level as the examples, each on its own topic",
+            what_to_vary="the situation, the quantities and the number of steps",
+            what_to_avoid="copying or paraphrasing the examples; trick problems; ambiguous answers",
+        )
     return Strategy(
         id="strategy-generic",
         pattern_id="generic",
@@ -77,11 +94,15 @@ def generic_strategy(task: str) -> Any:
     )
 
 
-def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[MCItem]:
-    out = []
+def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[Item]:
+    """Items back from their dicts (``to_dict``), each by its ``kind``: free form, else multiple choice."""
+    out: list[Item] = []
     for row in rows:
         d = dict(row)
-        d.pop("kind", None)
+        kind = d.pop("kind", None)
+        if kind == "free_form":
+            out.append(QAItem(**d))
+            continue
         d["choices"] = tuple(d["choices"])
         out.append(MCItem(**d))
     return out
@@ -130,7 +151,7 @@ class PadaRecipe:
     def run(self) -> list[dict[str, Any]]:
         """Run every round; return the per-round metrics."""
         last_round = self.method.rounds if augments(self.method) else 0
-        synthetic: list[MCItem] = []
+        synthetic: list[Item] = []
         adapter: Path | None = None
         previous: dict[str, list[EvalRecord]] | None = None
         best_val, stale = -1.0, 0
@@ -162,8 +183,8 @@ class PadaRecipe:
         return self.rounds
 
     def augment(
-        self, t: int, records: dict[str, list[EvalRecord]], synthetic: list[MCItem], metrics: dict[str, Any]
-    ) -> list[MCItem]:
+        self, t: int, records: dict[str, list[EvalRecord]], synthetic: list[Item], metrics: dict[str, Any]
+    ) -> list[Item]:
         """One round of augmentation: patterns from validation failures, items from both paths, the gate.
 
         The controls take the same budget from elsewhere: real items in no split (``augment_with=real``)
@@ -174,7 +195,7 @@ class PadaRecipe:
         if self.method.augment_with == "real":
             return self.add_real_items(t, synthetic, budget, metrics)
         if self.method.augment_with == "generic":
-            strategy = generic_strategy(self._task_description())
+            strategy = generic_strategy(self._task_description(), free_form=self._free_form)
             return self.generate(t, [strategy], [1], budget, [], 0, metrics, path="generic")
         val_quota, train_quota = path_quotas(
             budget,
@@ -226,7 +247,7 @@ class PadaRecipe:
         self._mark_done(t, stage, settings, {"train_items": len(train_items)}, time.perf_counter() - start)
         return adapter
 
-    def evaluate(self, t: int, adapter: Path, synthetic: list[MCItem]) -> dict[str, list[EvalRecord]]:
+    def evaluate(self, t: int, adapter: Path, synthetic: list[Item]) -> dict[str, list[EvalRecord]]:
         """Score the round's model on train, validation and test (and the base model once, on validation)."""
         stage = "evaluate"
         out = self.folder.stage_dir(t, stage)
@@ -279,10 +300,15 @@ class PadaRecipe:
                     seed=self.cfg.seed,
                     judge_checks=bool(self.cfg.quality_gate.judge_checks),
                     judge_batch=int(self.cfg.quality_gate.judge_batch),
+                    task_kind=self._kind,
                 )
             )
-            # Validation and test questions may never reach a generator.
-            self._agents.hold_out(i.question for name in ("validation", "test") for i in self.splits[name])
+            # Validation and test questions (and worked solutions) may never reach a generator.
+            held_out = [i for name in ("validation", "test") for i in self.splits[name]]
+            self._agents.hold_out(i.question for i in held_out)
+            self._agents.hold_out((s for i in held_out if (s := getattr(i, "solution", None))), passages=True)
+            # Free-form failures are shown with their item's worked solution (records do not carry it).
+            self._agents.remember_solutions([*self.splits["train"], *self.splits["validation"]])
         return self._agents
 
     def _judge_is_teacher(self) -> bool:
@@ -407,7 +433,7 @@ class PadaRecipe:
         train_quota: int,
         metrics: dict[str, Any],
         path: str = "pattern",
-    ) -> list[MCItem]:
+    ) -> list[Item]:
         """Data Generation Agent + Quality Control Agent, until each path's quota of accepted items is met.
 
         Rejected items are regenerated: each attempt asks only for what is still missing, with fresh
@@ -441,13 +467,13 @@ class PadaRecipe:
         return self._generated(out, metrics)
 
     def add_real_items(
-        self, t: int, synthetic: list[MCItem], budget: int, metrics: dict[str, Any]
-    ) -> list[MCItem]:
+        self, t: int, synthetic: list[Item], budget: int, metrics: dict[str, Any]
+    ) -> list[Item]:
         """The real-data control: the next ``budget`` items of the reserve (real items in no split)."""
         stage = "generate"
         out = self.folder.stage_dir(t, stage)
         used = {i.id for i in synthetic}
-        fresh = [i for i in self.reserve if i.id not in used and isinstance(i, MCItem)]
+        fresh = [i for i in self.reserve if i.id not in used and i.kind == self._kind]
         chosen = fresh[:budget]
         settings = {"real_items": [i.id for i in chosen], "budget": budget}
         if not self.folder.is_done(t, stage, settings):
@@ -473,7 +499,7 @@ class PadaRecipe:
         write_jsonl(out / "samples.jsonl", samples)
         write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
 
-    def _generated(self, out: Path, metrics: dict[str, Any]) -> list[MCItem]:
+    def _generated(self, out: Path, metrics: dict[str, Any]) -> list[Item]:
         """Read a generate stage's samples back, count them into ``metrics``, return the accepted items."""
         samples = read_jsonl(out / "samples.jsonl")
         stats = read_json(out / "stats.json")
@@ -666,7 +692,7 @@ class PadaRecipe:
         self._outcomes = [(r, recs) for r, recs in self._outcomes if r != t] + [(t, records)]
         write_json(self.folder.root / "outcomes.json", outcomes_record(self._outcomes))
 
-    def merge(self, t: int, synthetic: list[MCItem], new_items: list[MCItem]) -> list[MCItem]:
+    def merge(self, t: int, synthetic: list[Item], new_items: list[Item]) -> list[Item]:
         """D_aug += accepted items; the cumulative set is written for the next round and the export."""
         merged = [*synthetic, *new_items]
         write_jsonl(self.folder.stage_dir(t, "merge") / "augmented.jsonl", [i.to_dict() for i in merged])
@@ -681,32 +707,45 @@ class PadaRecipe:
         except ValueError:
             return str(path)
 
-    def _all_synthetic(self) -> list[MCItem]:
-        items: list[MCItem] = []
+    def _all_synthetic(self) -> list[Item]:
+        items: list[Item] = []
         for path in sorted(self.folder.root.glob("round_*/generate/accepted.jsonl")):
             items += _items_from_dicts(read_jsonl(path))
         return items
 
     def _train_failures(
-        self, records: dict[str, list[EvalRecord]], synthetic: list[MCItem]
+        self, records: dict[str, list[EvalRecord]], synthetic: list[Item]
     ) -> list[EvalRecord]:
         # LLM2LLM never re-augments synthetic items; PaDA may (method.augment_synthetic).
         failed = [r for r in records["train"] if not r.correct]
         if self.method.augment_synthetic:
             failed += [replace(r, split="train") for r in records.get("synthetic", []) if not r.correct]
+            if self._free_form:
+                self.agents.remember_solutions(synthetic)
         random.Random(self.cfg.seed).shuffle(failed)
         return failed[: self.cfg.generation.max_train_errors]
 
-    def _exemplars(self, t: int) -> list[MCItem]:
-        train = [i for i in self.splits["train"] if isinstance(i, MCItem)]
+    def _exemplars(self, t: int) -> list[Item]:
+        # Training items of the task's kind (free-form exemplars carry their worked solutions).
+        train = [i for i in self.splits["train"] if i.kind == self._kind]
         k = min(self.cfg.generation.exemplars, len(train))
         return random.Random(self.cfg.seed * 1000 + t).sample(train, k)
 
     def _write_failures(self, out: Path) -> None:
         write_jsonl(out / "agent_failures.jsonl", [f.to_dict() for f in self.agents.failures])
 
+    @property
+    def _kind(self) -> str:
+        return str(OmegaConf.select(self.cfg, "dataset.kind", default="multiple_choice"))
+
+    @property
+    def _free_form(self) -> bool:
+        return self._kind == "free_form"
+
     def _task_description(self) -> str:
-        return TASK_DESCRIPTION.get(self.cfg.dataset.name, DEFAULT_TASK)
+        # The dataset's own description, else a default for its kind (no options in a free-form task).
+        default = DEFAULT_FREE_FORM_TASK if self._free_form else DEFAULT_TASK
+        return TASK_DESCRIPTION.get(self.cfg.dataset.name, default)
 
     def _lm_settings(self, role: str) -> dict[str, Any]:
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)

@@ -165,7 +165,9 @@ class AgentRunner:
         if self.handle.seeded:
             extra["seed"] = rollout
         base_temperature = self.handle.lm.kwargs.get("temperature") or 0.0
-        if attempt and base_temperature < RETRY_TEMPERATURE:
+        # A call may ask for a lower temperature than the LM's (the free-form judge decodes greedily).
+        asked = (lm_kwargs or {}).get("temperature", base_temperature) or 0.0
+        if attempt and min(base_temperature, asked) < RETRY_TEMPERATURE:
             # At temperature 0 a retry would return the same broken answer: sample instead.
             extra["temperature"] = RETRY_TEMPERATURE
         # A copy per call: its own history (usage of exactly this call) and its own rollout, sharing the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,21 +18,26 @@ import pytest
 from dspy.lm15 import Message, Request, Response, TextPart, TokenLogprob, TopLogprob, Usage
 
 from pada.agents.suite import AgentSuite
-from pada.tasks.schema import EvalRecord, MCItem
+from pada.tasks.schema import EvalRecord, MCItem, QAItem
 from pada.teacher.lm import LMHandle
 from pada.teacher.usage import Budget
 
-# Output keys that identify each agent's prompt (checked in this order).
+# Output keys that identify each agent's prompt (checked in this order). The free-form agents share
+# the analysis, pattern, strategy, topic and judge-check keys with the multiple-choice ones.
 AGENT_KEYS = [
+    ("free_solve", "#### <answer>"),
     ("score", "with the letter of the correct option only"),
     ("judge", '"answer_correct"'),
     ("batch_analysis", '"analyses"'),
     ("error_analysis", '"root_cause"'),
     ("pattern_summary", '"description"'),
     ("strategy_draft", '"what_to_write"'),
+    ("free_error_generation", "[[ ## reference_solution ## ]]"),
+    ("free_batch_error_generation", "numbered failed problems"),
     ("error_generation", "[[ ## student_answer ## ]]"),
     ("batch_error_generation", "numbered failed questions"),
     ("topic_plan", '"topics"'),
+    ("free_pattern_generation", '"problems"'),
     ("pattern_generation", '"questions"'),
     ("solve", '"answer"'),
 ]
@@ -102,6 +108,22 @@ def default_answer(agent: str, user: str, call: int) -> str:
             for i in range(n)
         ]
         return json.dumps({"questions": items})
+    if agent in ("free_pattern_generation", "free_error_generation", "free_batch_error_generation"):
+        n = int(field(user, "n"))
+        items = [
+            {
+                "question": f"Synthetic problem number {call}-{i}: what is 3 plus {call * 10 + i}?",
+                "solution": f"Add 3 to {call * 10 + i}: 3 + {call * 10 + i} = {call * 10 + i + 3}.",
+                "answer": str(call * 10 + i + 3),
+            }
+            for i in range(n)
+        ]
+        return json.dumps({"problems": items})
+    if agent == "free_solve":
+        # Solves the default problems above ("what is 3 plus K?"); anything else gets 0.
+        m = re.search(r"what is (\d+) plus (\d+)", user)
+        total = int(m.group(1)) + int(m.group(2)) if m else 0
+        return f"Add the two numbers.\n#### {total}"
     if agent == "topic_plan":
         n = int(field(user, "n"))
         return json.dumps({"topics": [f"topic {call}-{i}" for i in range(n)]})
@@ -254,6 +276,32 @@ def train_item(i: int) -> MCItem:
         choices=("seesaw", "ramp", "pulley", "screw"),
         answer=0,
         source="arc_easy",
+    )
+
+
+def qa_train_item(i: int, solution: bool = True) -> QAItem:
+    return QAItem(
+        id=f"qa-train-{i}",
+        question=f"A baker fills {i + 2} trays with 6 rolls each. How many rolls does the baker bake?",
+        answer=str((i + 2) * 6),
+        solution=f"Each tray holds 6 rolls, so {i + 2} trays hold {i + 2} x 6 = {(i + 2) * 6} rolls."
+        if solution
+        else None,
+        source="gsm8k",
+    )
+
+
+def qa_record(i: int, split: str = "validation") -> EvalRecord:
+    """A free-form failure: the student's worked answer ends in a wrong final answer."""
+    return EvalRecord(
+        id=f"qa-{split}-{i}",
+        split=split,
+        question=f"Sam has {i + 3} bags with 4 marbles in each and gives away 2. How many marbles are left?",
+        choices=[],
+        prediction=str((i + 3) * 4),
+        gold=str((i + 3) * 4 - 2),
+        correct=False,
+        output_text=f"{i + 3} bags of 4 marbles is {(i + 3) * 4} marbles.\n#### {(i + 3) * 4}",
     )
 
 

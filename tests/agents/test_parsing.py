@@ -13,7 +13,16 @@ import dspy
 import pytest
 
 from pada.agents.adapters import CompactJSONAdapter
-from pada.agents.parsing import ParseError, clean_option, format_item, parse_letter, to_mc_item
+from pada.agents.parsing import (
+    ParseError,
+    clean_final_answer,
+    clean_option,
+    format_item,
+    format_problem,
+    parse_letter,
+    to_mc_item,
+    to_qa_item,
+)
 from pada.agents.records import (
     AgentFailure,
     Analysis,
@@ -26,8 +35,14 @@ from pada.agents.records import (
     read_jsonl,
     write_jsonl,
 )
-from pada.agents.signatures import JudgeSig, MCQuestion, PatternGuidedGenerationSig
-from pada.tasks.schema import MCItem
+from pada.agents.signatures import (
+    FreeFormGenerationSig,
+    FreeFormProblem,
+    JudgeSig,
+    MCQuestion,
+    PatternGuidedGenerationSig,
+)
+from pada.tasks.schema import MCItem, QAItem
 
 CHOICES = ["photosynthesis", "respiration", "digestion"]
 
@@ -114,6 +129,89 @@ def test_format_item():
     item = MCItem("i", "Why?", ("a", "b"), 1)
     assert format_item(item) == "Question: Why?\nA. a\nB. b\nAnswer: B"
     assert "Answer" not in format_item(item, with_answer=False)
+
+
+def test_to_qa_item_from_a_free_form_problem():
+    raw = FreeFormProblem.model_validate(
+        {"question": "Ana has 3 boxes of 5 pens. How many pens?", "solution": "3 x 5 = 15.\n#### 15",
+         "answer": 15}
+    )  # fmt: skip
+    item, rationale = to_qa_item(raw, "syn-1", {"path": "pattern"})
+    assert isinstance(item, QAItem) and item.kind == "free_form" and item.source == "synthetic"
+    assert (item.question, item.solution, item.answer, rationale) == (
+        "Ana has 3 boxes of 5 pens. How many pens?", "3 x 5 = 15.", "15", ""
+    )  # fmt: skip
+    assert item.meta == {"path": "pattern"}
+    # A task without worked solutions: the solution is optional and kept as the rationale.
+    item, rationale = to_qa_item({"question": "Capital of Peru?", "answer": "Lima"}, "syn-2", worked=False)
+    assert item.solution is None and item.answer == "Lima" and rationale == ""
+    item, rationale = to_qa_item(
+        {"question": "Capital of Peru?", "solution": "It is Lima.", "answer": "Lima"}, "syn-3", worked=False
+    )
+    assert item.solution is None and rationale == "It is Lima."
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"question": "", "solution": "1 + 1 = 2.", "answer": "2"}, "question"),
+        ({"question": "What is 1 + 1?", "solution": "1 + 1 = 2.", "answer": ""}, "final answer"),
+        ({"question": "What is 1 + 1?", "solution": "1 + 1 = 2.", "answer": "####"}, "final answer"),
+        ({"question": "What is 1 + 1?", "solution": "1 + 1 = 2."}, "final answer"),
+        ({"question": "What is 1 + 1?", "solution": "", "answer": "2"}, "solution"),
+        ({"question": "What is 1 + 1?", "solution": "#### 2", "answer": "2"}, "solution"),
+        (["What is 1 + 1?", "2"], "object"),
+    ],
+)
+def test_to_qa_item_rejects(raw, message):
+    with pytest.raises(ParseError, match=message):
+        to_qa_item(raw, "x")
+
+
+@pytest.mark.parametrize(
+    "raw, answer",
+    [
+        ("18", "18"),
+        ("#### 18", "18"),
+        ("The answer is 18.", "18"),
+        ("18 apples", "18"),
+        ("$1,200", "1200"),
+        ("1,000 dollars", "1000"),
+        ("-3/4", "-3/4"),
+        ("50%", "50%"),
+        ("Lima", "Lima"),
+        ("Step one.\n5 + 3 = 8\n#### 8", "8"),
+        (None, ""),
+        ("", ""),
+    ],
+)
+def test_clean_final_answer(raw, answer):
+    assert clean_final_answer(raw) == answer
+
+
+def test_format_problem():
+    item = QAItem("q", "How many pens?", "15", solution="3 x 5 = 15.")
+    assert format_problem(item) == "Question: How many pens?\nSolution: 3 x 5 = 15.\nAnswer: 15"
+    assert format_problem(item, with_answer=False) == "Question: How many pens?"
+    assert (
+        format_problem(QAItem("q", "Capital of Peru?", "Lima")) == "Question: Capital of Peru?\nAnswer: Lima"
+    )
+
+
+def test_compact_adapter_shows_free_form_problems_in_order():
+    inputs = {"task": "t", "strategy": "s", "examples": "e", "focus": "f", "avoid": "", "n": 2}
+    system = CompactJSONAdapter().format(FreeFormGenerationSig, [], inputs)[0]["content"]
+    example = system[system.index("Outputs will be one JSON object") :]
+    assert example.index('"question"') < example.index('"solution"') < example.index('"answer"')
+    assert '"options"' not in example and "multiple-choice" not in system
+
+
+def test_free_form_generated_items_round_trip(tmp_path):
+    item = QAItem("syn-2", "How many?", "4", solution="2 + 2 = 4.", source="synthetic", meta={"path": "p"})
+    path = write_jsonl(tmp_path / "items.jsonl", [GeneratedItem(item, "", "train_error", "train-1", "t", 7)])
+    [back] = read_jsonl(path, GeneratedItem)
+    assert back.item == item and isinstance(back.item, QAItem) and back.item.solution == "2 + 2 = 4."
+    assert back.item.meta == {"path": "p"} and back.rollout == 7
 
 
 def test_compact_adapter_shows_an_ordered_example_and_parses_json():
