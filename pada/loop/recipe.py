@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -92,6 +93,18 @@ def generic_strategy(task: str, free_form: bool = False) -> Any:
         what_to_vary="the topic, the difficulty and which option is correct",
         what_to_avoid="copying or paraphrasing the examples; trick questions; more than one correct option",
     )
+
+
+def items_to_ask(need: int, accepted: int, asked: int, cap: float = 4.0) -> int:
+    """How many items to ask for when ``need`` accepted items are still missing on a path.
+
+    A first attempt asks for ``need``; a later one asks for as many as the path's yield so far
+    (accepted / asked) says will give ``need`` accepted items, at most ``cap`` times ``need``.
+    """
+    if asked <= 0:
+        return need
+    rate = max(accepted / asked, 1.0 / cap)
+    return min(math.ceil(need / rate), math.ceil(need * cap))
 
 
 def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[Item]:
@@ -538,11 +551,14 @@ class PadaRecipe:
         progress = Progress(f"round {t}: accepted synthetic items", sum(quota.values()))
         per_call = max(1, int(self.cfg.generation.items_per_call))
         agents = self.agents
+        asked = {p: 0 for p in quota}  # items asked per path so far (their yield sizes the next attempt)
         for attempt in range(self.cfg.generation.max_attempts):
             tasks: list[Callable[[], list[Any]]] = []
             need = quota[path] - accepted[path]
             if need > 0:
-                for strategy, n in zip(strategies, proportional(need, weights), strict=True):
+                ask = items_to_ask(need, accepted[path], asked[path])
+                asked[path] += ask
+                for strategy, n in zip(strategies, proportional(ask, weights), strict=True):
                     if n:
                         # A fresh id per attempt gives fresh rollouts: regenerating asks for new items.
                         tagged = (
@@ -553,12 +569,14 @@ class PadaRecipe:
                         )
                         requested += n
             need = quota["train_error"] - accepted["train_error"]
-            if need > len(queue):
-                # Fewer failures left than items missing: a failure whose item was accepted seeds
+            ask = items_to_ask(need, accepted["train_error"], asked["train_error"]) if need > 0 else 0
+            if ask > len(queue):
+                # Fewer failures left than items to ask: a failure whose item was accepted seeds
                 # another (new rollouts), so that every method reaches the same budget.
                 waiting = {r.id for r in queue}
-                queue += [r for r in train_failures if r.id not in waiting][: need - len(queue)]
-            seeds, queue = (queue[:need], queue[need:]) if need > 0 else ([], queue)
+                queue += [r for r in train_failures if r.id not in waiting][: ask - len(queue)]
+            seeds, queue = queue[:ask], queue[ask:]
+            asked["train_error"] += len(seeds)
             for i in range(0, len(seeds), per_call):  # several failures per call, one item each
                 tasks.append(lambda chunk=seeds[i : i + per_call]: agents.generate_from_train_errors(chunk))
             requested += len(seeds)
@@ -572,7 +590,8 @@ class PadaRecipe:
                 # Only what passes the cheap checks costs a judge call.
                 screened = self.gate.prescreen(items)
                 to_judge = [g for g, reasons in zip(batch, screened, strict=True) if not reasons]
-                verdicts = {v.item_id: v for v in agents.judge(to_judge)}
+                verdicts = self._judge_until_full(to_judge, {p: quota[p] - accepted[p] for p in quota})
+                unjudged = {g.id for g in to_judge} - verdicts.keys()
             scores = (
                 {i: (judge_score(v), v.reasons) for i, v in verdicts.items()}
                 if self.method.quality_gate
@@ -584,6 +603,10 @@ class PadaRecipe:
                 over = d.accepted and accepted[g.path] >= quota[g.path]
                 if over:
                     d = GateDecision(d.item_id, False, ["budget: the path's quota was already filled"])
+                elif self.method.quality_gate and g.id in unjudged:
+                    d = GateDecision(
+                        d.item_id, False, ["budget: the path's quota was filled before it was judged"]
+                    )
                 if d.accepted:
                     accepted[g.path] += 1
                 samples.append(self._sample_row(g, d, v, attempt))
@@ -605,6 +628,31 @@ class PadaRecipe:
         )
         stats = {"requested": requested, "quota": quota, "accepted": accepted, "notes": notes}
         return samples, stats
+
+    def _judge_until_full(self, to_judge: list[Any], need: dict[str, int]) -> dict[str, Any]:
+        """Judge in waves, two items per judge slot, until each path has enough items that passed.
+
+        A path's remaining items are not judged once what it still needs has passed the judge: asking
+        for more items than are missing (see :func:`items_to_ask`) costs no judge call for the surplus.
+        """
+        width = 2 * max(1, int(self.cfg.judge.concurrency))
+        threshold = float(self.cfg.quality_gate.judge_threshold)
+        verdicts: dict[str, Any] = {}
+        passed = dict.fromkeys(need, 0)
+        pending = list(to_judge)
+        while pending:
+            wave: list[Any] = []
+            for g in pending:
+                if len(wave) < width and passed[g.path] + sum(w.path == g.path for w in wave) < need[g.path]:
+                    wave.append(g)
+            if not wave:
+                break
+            for v in self.agents.judge(wave):
+                verdicts[v.item_id] = v
+            for g in wave:
+                passed[g.path] += judge_score(verdicts[g.id]) >= threshold
+            pending = [g for g in pending if g.id not in verdicts]
+        return verdicts
 
     @staticmethod
     def _sample_row(g: Any, decision: GateDecision, verdict: Any, attempt: int) -> dict[str, Any]:

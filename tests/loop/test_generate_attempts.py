@@ -22,7 +22,11 @@ TRAIN = [
 ]
 
 
-NEW = ["Which color do ripe bananas turn?", "What color is fresh snow under a bright noon sun?"]
+NEW = [
+    "Which color do ripe bananas turn?",
+    "What color is fresh snow under a bright noon sun?",
+    "Which color are most fire trucks painted?",
+]
 
 
 def failure(item: MCItem) -> EvalRecord:
@@ -62,13 +66,16 @@ def test_a_training_failure_whose_item_was_rejected_is_asked_again(tmp_path: Pat
 
     samples, stats = recipe._generate_and_gate(0, [], [], 0, [failure(i) for i in TRAIN], train_quota=2)
 
-    assert agents.asked == ["train/sky", "train/grass", "train/sky"]  # only the rejected one again
+    # The rejected failure first; half the first attempt was accepted, so two are asked for one missing.
+    assert agents.asked == ["train/sky", "train/grass", "train/sky", "train/grass"]
     assert stats["accepted"]["train_error"] == 2 and not stats["notes"]
     assert [(s["origin"], s["attempt"], s["accepted"]) for s in samples] == [
         ("train/sky", 0, False),
         ("train/grass", 0, True),
         ("train/sky", 1, True),
+        ("train/grass", 1, False),
     ]
+    assert samples[-1]["reasons"] == ["budget: the path's quota was already filled"]
     assert any(r.startswith("duplicate") for r in samples[0]["reasons"])
 
 
@@ -97,3 +104,36 @@ def test_fewer_failures_than_the_quota_seed_a_second_item_each(tmp_path: Path) -
     # Two failures, a quota of three: the first attempt asks each once, the second asks one again.
     assert agents.asked == ["train/sky", "train/grass", "train/sky"]
     assert stats["accepted"]["train_error"] == 3 and all(s["accepted"] for s in samples)
+
+
+def test_later_attempts_ask_for_what_the_yield_so_far_says_is_needed() -> None:
+    from pada.loop.recipe import items_to_ask
+
+    assert items_to_ask(25, accepted=0, asked=0) == 25  # the first attempt asks for what is missing
+    assert items_to_ask(10, accepted=20, asked=40) == 20  # half were accepted: ask twice as many
+    assert items_to_ask(10, accepted=0, asked=30) == 40  # nothing accepted: at most 4x
+    assert items_to_ask(3, accepted=9, asked=9) == 3
+
+
+def test_surplus_items_are_not_judged_once_the_quota_has_passed(tmp_path: Path) -> None:
+    from pada.agents.records import Verdict
+
+    cfg = OmegaConf.create(
+        {"method": {}, "judge": {"concurrency": 1}, "quality_gate": {"judge_threshold": 0.3}}
+    )
+    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
+    judged: list[list[str]] = []
+
+    class Judge:
+        def judge(self, items):
+            judged.append([g.id for g in items])
+            # Every other item fails the judge.
+            return [Verdict(g.id, g.id.endswith(("0", "2", "4", "6")), 0.9, []) for g in items]
+
+    recipe._agents = Judge()
+    batch = [
+        GeneratedItem(MCItem(f"g{i}", f"Question {i}?", COLORS, 1), "", "pattern", "s", "t") for i in range(8)
+    ]
+    verdicts = recipe._judge_until_full(batch, {"pattern": 2, "train_error": 0})
+    # Waves of two: g0 passes, g1 fails, then g2 passes and the path has what it needs.
+    assert judged == [["g0", "g1"], ["g2"]] and set(verdicts) == {"g0", "g1", "g2"}

@@ -228,4 +228,5 @@ def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run, p
     # The resumed attempt reports what it paid for: exactly the calls the teacher saw after the kill.
     assert final["attempt"]["number"] == 2 and final["attempt"]["resumed_from"] == str(first)
     assert final["attempt"]["teacher_calls_paid"] == calls_on_resume
-    assert f"this attempt paid for {calls_on_resume} teacher calls" in (second / "summary.md").read_text()
+    summary = (second / "summary.md").read_text()
+    assert f"This attempt paid for {calls_on_resume} teacher calls" in summary and "resumed from `" in summary
