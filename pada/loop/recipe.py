@@ -67,6 +67,21 @@ def _usage_delta(now: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {key: now.get(key, 0) - before.get(key, 0) for key in USAGE_KEYS}
 
 
+#: What the generic control asks for, per task kind: (what to write, what to vary, what to avoid).
+_GENERIC_WORDING = {
+    "multiple_choice": (
+        "new questions of the same kind and level as the examples, each on its own topic",
+        "the topic, the difficulty and which option is correct",
+        "copying or paraphrasing the examples; trick questions; more than one correct option",
+    ),
+    "free_form": (
+        "new problems of the same kind and level as the examples, each on its own topic",
+        "the situation, the quantities and the number of steps",
+        "copying or paraphrasing the examples; trick problems; ambiguous answers",
+    ),
+}
+
+
 def generic_strategy(task: str, free_form: bool = False) -> Any:
     """The strategy of the generic-synthetic control: the task itself, aimed at no failure.
 
@@ -76,22 +91,14 @@ def generic_strategy(task: str, free_form: bool = False) -> Any:
     """
     from pada.agents.records import Strategy
 
-    if free_form:
-        return Strategy(
-            id="strategy-generic",
-            pattern_id="generic",
-            pattern="none (general practice items for the task, not aimed at any failure): " + task,
-            what_to_write="new problems of the same kind and level as the examples, each on its own topic",
-            what_to_vary="the situation, the quantities and the number of steps",
-            what_to_avoid="copying or paraphrasing the examples; trick problems; ambiguous answers",
-        )
+    write, vary, avoid = _GENERIC_WORDING["free_form" if free_form else "multiple_choice"]
     return Strategy(
         id="strategy-generic",
         pattern_id="generic",
         pattern="none (general practice items for the task, not aimed at any failure): " + task,
-        what_to_write="new questions of the same kind and level as the examples, each on its own topic",
-        what_to_vary="the topic, the difficulty and which option is correct",
-        what_to_avoid="copying or paraphrasing the examples; trick questions; more than one correct option",
+        what_to_write=write,
+        what_to_vary=vary,
+        what_to_avoid=avoid,
     )
 
 
