@@ -932,7 +932,7 @@ def plot(report: Report, path: Path) -> Path | None:
     ax.bar(range(len(rows)), means, yerr=[below, above], capsize=4, color="tab:blue")
     ticks(ax, labels(rows))
     ax.set_ylabel("test accuracy")
-    ax.set_title("Test accuracy (mean over seeds; 95% bootstrap interval over test items)", fontsize=10)
+    ax.set_title("Test accuracy\n(mean over seeds; 95% bootstrap interval over test items)", fontsize=10)
     if diffs:
         ax2 = fig.add_subplot(2, 1, 2)
         for x, r in enumerate(diffs):
@@ -948,9 +948,8 @@ def plot(report: Report, path: Path) -> Path | None:
         ticks(ax2, [_label(r, report.keys) + f"\n({r['diff_vs_sft_seeds']} seeds paired)" for r in diffs])
         ax2.set_xlim(-0.5, len(diffs) - 0.5)
         ax2.set_ylabel(f"test accuracy − {BASELINE}")
-        ax2.set_title(
-            f"Paired difference against {BASELINE} (pooled over seeds; 95% interval; grey: n.s.)", fontsize=10
-        )
+        title = f"Paired difference against {BASELINE}\n(pooled over seeds; 95% interval; grey: n.s.)"
+        ax2.set_title(title, fontsize=10)
     return save(fig, path)
 
 
