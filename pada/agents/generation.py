@@ -16,6 +16,7 @@ for fewer items when the teacher's ``max_tokens`` cannot hold ``items_per_call``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -34,7 +35,7 @@ from pada.agents.modules import (
 from pada.agents.parsing import ParseError, format_item, format_problem, to_mc_item, to_qa_item
 from pada.agents.records import GeneratedItem, Strategy
 from pada.agents.signatures import first_int
-from pada.tasks.schema import LETTERS, EvalRecord, Item, MCItem, QAItem, normalize_text
+from pada.tasks.schema import LETTERS, EvalRecord, Item, normalize_text
 from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
@@ -362,25 +363,13 @@ class Generator:
     def _maker(path: str, origin: str, target: Callable[[dict[str, Any]], str], meta: dict[str, Any]) -> Make:
         def make(item: Item, rationale: str, rollout: int, call_inputs: dict[str, Any]) -> GeneratedItem:
             extra = {"focus": call_inputs["focus"]} if call_inputs.get("focus") else {}
-            final: Item
-            if isinstance(item, QAItem):
-                final = QAItem(
-                    id=content_id(item.question),
-                    question=item.question,
-                    answer=item.answer,
-                    solution=item.solution,
-                    source="synthetic",
-                    meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
-                )
-            else:
-                final = MCItem(
-                    id=content_id(item.question),
-                    question=item.question,
-                    choices=item.choices,
-                    answer=item.answer,
-                    source="synthetic",
-                    meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
-                )
+            # Either kind: the parsed item with its content id and provenance.
+            final = dataclasses.replace(
+                item,
+                id=content_id(item.question),
+                source="synthetic",
+                meta={**meta, **extra, "rollout": rollout, "rationale": rationale},
+            )
             return GeneratedItem(final, rationale, path, origin, target(call_inputs), rollout)
 
         return make

@@ -97,6 +97,17 @@ def _as_list(value: Any) -> list[str]:
     raise ParseError(f"options must be a list, got {type(value).__name__}")
 
 
+def _fields_and_question(raw: Any) -> tuple[dict[str, Any], str]:
+    """A generated item's fields as a dict, and its question (a missing one is a :class:`ParseError`)."""
+    d = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw) if isinstance(raw, dict) else None
+    if d is None:
+        raise ParseError(f"an item must be an object, got {type(raw).__name__}")
+    question = str(d.get("question") or "").strip()
+    if len(question) < 5:
+        raise ParseError("missing question")
+    return d, question
+
+
 def to_mc_item(raw: Any, item_id: str, meta: dict[str, Any] | None = None) -> tuple[MCItem, str]:
     """Validate one generated question and build an :class:`MCItem` (``source="synthetic"``).
 
@@ -111,12 +122,7 @@ def to_mc_item(raw: Any, item_id: str, meta: dict[str, Any] | None = None) -> tu
     Raises:
         ParseError: Missing question, fewer than two distinct options, an answer that names no option.
     """
-    d = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw) if isinstance(raw, dict) else None
-    if d is None:
-        raise ParseError(f"an item must be an object, got {type(raw).__name__}")
-    question = str(d.get("question") or "").strip()
-    if len(question) < 5:
-        raise ParseError("missing question")
+    d, question = _fields_and_question(raw)
     options = [clean_option(o) for o in _as_list(d.get("options") or d.get("choices") or [])]
     options = [o for o in options if o]
     if len(options) < 2:
@@ -191,12 +197,7 @@ def to_qa_item(
     Raises:
         ParseError: Missing question, missing final answer, or (``worked``) missing solution.
     """
-    d = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw) if isinstance(raw, dict) else None
-    if d is None:
-        raise ParseError(f"an item must be an object, got {type(raw).__name__}")
-    question = str(d.get("question") or "").strip()
-    if len(question) < 5:
-        raise ParseError("missing question")
+    d, question = _fields_and_question(raw)
     answer = clean_final_answer(d.get("answer"))
     if not answer:
         raise ParseError("missing final answer")

@@ -165,6 +165,7 @@ class PadaRecipe:
         self._gate: QualityGate | None = None
         self._usage_mark: dict[str, Any] = {}
         self._outcomes: list[tuple[int, dict[str, list[EvalRecord]]]] = []
+        self._held_out_vectors: Any = None  # select + test questions, embedded by locate_patterns
 
     # ------------------------------------------------------------------ the loop
 
@@ -707,8 +708,10 @@ class PadaRecipe:
         select = [i for i in self.splits["validation"] if not self.select_ids or i.id in self.select_ids]
         test = list(self.splits["test"])
         encode = self.agents.embedder.encode
-        vectors = encode([i.question for i in [*select, *test]])
-        select_vecs, test_vecs = vectors[: len(select)], vectors[len(select) :]
+        # The held-out questions are the same every round: embedded once per run.
+        if self._held_out_vectors is None:
+            self._held_out_vectors = encode([i.question for i in [*select, *test]])
+        select_vecs, test_vecs = self._held_out_vectors[: len(select)], self._held_out_vectors[len(select) :]
         near: dict[str, Any] = {}
         for p in patterns:
             own = [m for m in p.member_ids if m in validation]
