@@ -178,10 +178,10 @@ def part_resume(out: Path, methods: dict[str, Any]) -> dict[str, Any]:
 
 def student_failures(cfg: Any, needed: int) -> list[Any]:
     """The zero-shot student's validation failures, in a seeded random order."""
-    from pada.tasks import load_splits
+    from pada.data import prepare_splits
     from pada.training.evaluate import evaluate_items, load_for_eval
 
-    splits = load_splits(cfg.dataset)
+    splits = prepare_splits(cfg.dataset)
     model, tokenizer = load_for_eval(cfg.model, device="cpu")
     records = evaluate_items(model, tokenizer, splits.validation, "validation",
                              batch_size=int(cfg.trainer.eval_batch_size),
@@ -295,10 +295,10 @@ def part_batching(
 
     from pada.agents import AgentSuite
     from pada.agents.records import Strategy
-    from pada.tasks import load_splits
+    from pada.data import prepare_splits
 
     cfg = compose("experiment=smoke", f"seed={seed}", *teacher)
-    splits = load_splits(cfg.dataset)
+    splits = prepare_splits(cfg.dataset)
     strategy = _a_strategy(out, methods)
     exemplars = list(splits.train[: int(cfg.generation.exemplars)])
     held_out = [it.question for it in (*splits.validation, *splits.test)]

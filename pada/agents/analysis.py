@@ -17,8 +17,8 @@ from pada.agents.modules import ErrorAnalysis
 from pada.agents.parsing import ParseError, format_options, nonempty
 from pada.agents.records import Analysis
 from pada.agents.signatures import first_int
+from pada.config.schema import PatternMiningConfig, typed
 from pada.tasks.schema import EvalRecord
-from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +62,16 @@ class ErrorAnalyst:
         pattern_mining: The ``pattern_mining`` config (``max_failures``, ``analysis_batch_size``).
     """
 
-    def __init__(self, ctx: AgentContext, pattern_mining: Any = None) -> None:
+    def __init__(self, ctx: AgentContext, pattern_mining: PatternMiningConfig | None = None) -> None:
         self.ctx = ctx
-        self.cfg = pattern_mining or {}
+        self.cfg = typed(PatternMiningConfig, pattern_mining)
         self.module = ErrorAnalysis()
 
     def __call__(self, records: Sequence[EvalRecord]) -> list[Analysis]:
         """Analyse the failed records (see :meth:`AgentSuite.analyze_errors`)."""
         ctx = self.ctx
         failed = [r for r in records if not r.correct]
-        limit = int(_get(self.cfg, "max_failures", 0) or 0)
+        limit = int(self.cfg.max_failures or 0)
         if limit and len(failed) > limit:
             failed = sorted(random.Random(ctx.seed).sample(failed, limit), key=lambda r: r.id)
         ctx.guard.add(r.question for r in failed if r.split != "train")
@@ -80,7 +80,7 @@ class ErrorAnalyst:
             (ctx.solutions[r.id] for r in failed if r.split != "train" and r.id in ctx.solutions),
             passages=True,
         )
-        size = max(1, int(_get(self.cfg, "analysis_batch_size", 1)))
+        size = max(1, int(self.cfg.analysis_batch_size))
         # A batch holds failures of one kind (one task has one kind: then these are plain chunks).
         batches = [
             group[i : i + size]

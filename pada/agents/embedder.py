@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from pada.config.schema import EmbedderConfig, typed
+
 
 class Embedder:
     """A lazily loaded sentence-transformers model from an :class:`~pada.config.schema.EmbedderConfig`.
@@ -18,8 +20,8 @@ class Embedder:
         model: An already loaded model with ``encode`` (tests pass a stand-in).
     """
 
-    def __init__(self, cfg: Any = None, model: Any = None) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: EmbedderConfig | None = None, model: Any = None) -> None:
+        self.cfg = typed(EmbedderConfig, cfg)
         self._model = model
 
     @property
@@ -32,14 +34,14 @@ class Embedder:
             from pada.assets import resolve_model_path
 
             path = resolve_model_path(str(self.cfg.source), str(self.cfg.path))
-            self._model = SentenceTransformer(path, device=str(getattr(self.cfg, "device", "cpu")))
+            self._model = SentenceTransformer(path, device=str(self.cfg.device))
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings, one row per text (so that Euclidean k-means follows cosine similarity)."""
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
-        batch = int(getattr(self.cfg, "batch_size", 32)) if self.cfg is not None else 32
+        batch = int(self.cfg.batch_size)
         vecs = self.model.encode(
             list(texts), batch_size=batch, show_progress_bar=False, convert_to_numpy=True
         )

@@ -35,8 +35,8 @@ from pada.agents.modules import (
 from pada.agents.parsing import ParseError, format_item, format_problem, to_mc_item, to_qa_item
 from pada.agents.records import GeneratedItem, Strategy
 from pada.agents.signatures import first_int
+from pada.config.schema import GenerationConfig, typed
 from pada.tasks.schema import LETTERS, EvalRecord, Item, normalize_text
-from pada.teacher.lm import _get
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,9 +122,9 @@ class Generator:
         generation: The ``generation`` config (``items_per_call``, ``max_attempts``).
     """
 
-    def __init__(self, ctx: AgentContext, generation: Any = None) -> None:
+    def __init__(self, ctx: AgentContext, generation: GenerationConfig | None = None) -> None:
         self.ctx = ctx
-        self.cfg = generation or {}
+        self.cfg = typed(GenerationConfig, generation)
         self.pattern_module = PatternGuidedGeneration()
         self.error_module = ErrorCorrectingGeneration()
         self.free_form_pattern_module = PatternGuidedGeneration(free_form=True)
@@ -140,7 +140,7 @@ class Generator:
         Free-form items ask for fewer when the teacher's ``max_tokens`` cannot hold that many worked
         solutions.
         """
-        per_call = max(1, int(_get(self.cfg, "items_per_call", 3)))
+        per_call = max(1, int(self.cfg.items_per_call))
         if not free_form:
             return per_call
         limit = self.ctx.teacher.handle.lm.kwargs.get("max_tokens")
@@ -164,7 +164,7 @@ class Generator:
 
         per_call = self.per_call(free)
         module = self.free_form_pattern_module if free else self.pattern_module
-        calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
+        calls = -(-n // per_call) + int(self.cfg.max_attempts)
         topics = self._plan(strategy.id, text, calls, module)
         # Free-form items follow the task's format: a worked solution when its items have one.
         worked = any(getattr(e, "solution", None) for e in safe) if safe else True
@@ -429,7 +429,7 @@ class Generator:
         per_call = self.per_call(free)
         per_item = TOKENS_PER_PROBLEM if free else TOKENS_PER_ITEM
         # Enough calls for n items, plus a few spare for answers that were all duplicates or malformed.
-        max_calls = -(-n // per_call) + int(_get(self.cfg, "max_attempts", 3))
+        max_calls = -(-n // per_call) + int(self.cfg.max_attempts)
         out: list[GeneratedItem] = []
         dropped: list[str] = []  # copies and duplicates the teacher wrote: the next call avoids them
         with self._lock:

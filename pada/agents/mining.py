@@ -17,13 +17,9 @@ from typing import Any
 import numpy as np
 
 from pada.agents.records import Analysis, Cluster, MiningResult
+from pada.config.schema import PatternMiningConfig, typed
 
 log = logging.getLogger(__name__)
-
-
-def _cfg(cfg: Any, key: str, default: Any) -> Any:
-    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    return default if value is None and default is not None else value
 
 
 def _kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float]:
@@ -106,7 +102,7 @@ def _clusters(ids: Sequence[str], labels: np.ndarray) -> list[Cluster]:
 def mine_patterns(
     analyses: Sequence[Analysis],
     embed: Any,
-    cfg: Any,
+    cfg: PatternMiningConfig | None,
     out_dir: str | Path | None = None,
 ) -> MiningResult:
     """Cluster analyses into failure patterns.
@@ -121,11 +117,12 @@ def mine_patterns(
     Returns:
         The clusters, the chosen K and how it was chosen.
     """
-    seed = int(_cfg(cfg, "seed", 0))
-    k_min = max(1, int(_cfg(cfg, "k_min", 1)))
-    k_max = max(k_min, int(_cfg(cfg, "k_max", 6)))
-    fixed = _cfg(cfg, "k", None)
-    min_n = int(_cfg(cfg, "min_failures_to_cluster", 4))
+    cfg = typed(PatternMiningConfig, cfg)
+    seed = int(cfg.seed)
+    k_min = max(1, int(cfg.k_min))
+    k_max = max(k_min, int(cfg.k_max))
+    fixed = cfg.k
+    min_n = int(cfg.min_failures_to_cluster)
     ids = [a.id for a in analyses]
     n = len(ids)
 

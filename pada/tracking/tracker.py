@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pada.config.schema import LoggerConfig, typed
 from pada.errors import ConfigError
 from pada.tracking import plots
 from pada.tracking.redact import env_secrets, redact, redact_argv
@@ -54,13 +55,6 @@ def flatten(metrics: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dic
         else:
             out[name] = value
     return out
-
-
-def _cfg_get(cfg: Any, name: str, default: Any = None) -> Any:
-    # LoggerConfig arrives as a DictConfig from Hydra, a dataclass in tests, or a plain dict.
-    if isinstance(cfg, Mapping):
-        return cfg.get(name, default)
-    return getattr(cfg, name, default)
 
 
 def _to_container(config: Any) -> dict[str, Any]:
@@ -125,19 +119,20 @@ class Tracker:
 
     def __init__(
         self,
-        logger_cfg: Any,
+        logger_cfg: LoggerConfig | None,
         run_dir: Path,
         config: Any,
         job_name: str,
         group: str | None = None,
         plots_dir: Path | None = None,
     ) -> None:
-        self.mode: str = str(_cfg_get(logger_cfg, "mode", "offline"))
+        logger_cfg = typed(LoggerConfig, logger_cfg)
+        self.mode: str = str(logger_cfg.mode)
         if self.mode not in MODES:
             raise ConfigError(f"logger.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        self.project: str = str(_cfg_get(logger_cfg, "project", "pada"))
-        self.entity: str | None = _cfg_get(logger_cfg, "entity")
-        self.tags: list[str] = [str(t) for t in (_cfg_get(logger_cfg, "tags") or [])]
+        self.project: str = str(logger_cfg.project)
+        self.entity: str | None = logger_cfg.entity
+        self.tags: list[str] = [str(t) for t in logger_cfg.tags]
         self.run_dir = Path(run_dir)
         self.plots_dir = Path(plots_dir) if plots_dir is not None else self.run_dir / "plots"
         self.job_name = job_name

@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
+from pada.config.schema import ModelConfig, TrainerConfig
 from pada.tasks.answers import extract_final_answer
 from pada.tasks.io import atomic_write_text, write_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
-from pada.training.cfg import cfg_value
 from pada.training.data import left_pad
 from pada.training.prompt import DEFAULT_MC_STYLE, check_style, encode_answer, encode_prompt, letter_token_ids
 
@@ -327,7 +327,7 @@ def evaluate_splits(
 
 
 def load_for_eval(
-    model_cfg: Any, adapter_dir: str | Path | None = None, device: str | None = None
+    model_cfg: ModelConfig, adapter_dir: str | Path | None = None, device: str | None = None
 ) -> tuple[Any, Any]:
     """Load the base student, with ``adapter_dir``'s adapter on top if given, ready for evaluation.
 
@@ -353,6 +353,6 @@ def load_for_eval(
     return model.to(device).eval(), tokenizer
 
 
-def eval_batch_size(trainer_cfg: Any) -> int:
+def eval_batch_size(trainer_cfg: TrainerConfig) -> int:
     """Return the evaluation batch size a ``TrainerConfig`` asks for."""
-    return int(cfg_value(trainer_cfg, "eval_batch_size", 16))
+    return int(trainer_cfg.eval_batch_size)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from pada.config.schema import ModelConfig
 from pada.training.models import load_base
 
 
 def merge_adapter(
-    model_cfg: Any, adapter_dir: str | Path, out_dir: str | Path, dtype: torch.dtype | None = None
+    model_cfg: ModelConfig, adapter_dir: str | Path, out_dir: str | Path, dtype: torch.dtype | None = None
 ) -> Path:
     """Merge ``adapter_dir`` into the base model and save model + tokenizer to ``out_dir``.
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import lightning as L
 
+from pada.config.schema import ModelConfig, TrainerConfig
 from pada.tasks.schema import Item
-from pada.training.cfg import cfg_value
 from pada.training.data import SFTDataModule
 from pada.training.models import configure_threads, load_base, mc_style
 from pada.training.module import LoraFineTuner
@@ -43,7 +43,7 @@ class TrainResult:
     is_global_zero: bool = True
 
 
-def lora_config(model_cfg: Any, num_layers: int | None = None) -> Any:
+def lora_config(model_cfg: ModelConfig, num_layers: int | None = None) -> Any:
     """Build a peft ``LoraConfig`` from the model config's ``lora`` node.
 
     Args:
@@ -56,22 +56,24 @@ def lora_config(model_cfg: Any, num_layers: int | None = None) -> Any:
     """
     from peft import LoraConfig, TaskType
 
-    lora = cfg_value(model_cfg, "lora", {})
-    top = cfg_value(lora, "top_layers", None)
+    lora = model_cfg.lora
+    top = lora.top_layers
     layers = None
     if top is not None and num_layers is not None and 0 < int(top) < num_layers:
         layers = list(range(num_layers - int(top), num_layers))
     return LoraConfig(
         task_type=TaskType.CAUSAL_LM,
-        r=int(cfg_value(lora, "r", 8)),
-        lora_alpha=int(cfg_value(lora, "alpha", 16)),
-        lora_dropout=float(cfg_value(lora, "dropout", 0.05)),
-        target_modules=list(cfg_value(lora, "target_modules", ["q_proj", "k_proj", "v_proj", "o_proj"])),
+        r=int(lora.r),
+        lora_alpha=int(lora.alpha),
+        lora_dropout=float(lora.dropout),
+        target_modules=list(lora.target_modules),
         layers_to_transform=layers,
     )
 
 
-def wrap_with_adapter(base: Any, model_cfg: Any, seed: int, init_adapter: str | Path | None = None) -> Any:
+def wrap_with_adapter(
+    base: Any, model_cfg: ModelConfig, seed: int, init_adapter: str | Path | None = None
+) -> Any:
     """Put a trainable LoRA adapter on ``base``: a fresh one, or a copy of ``init_adapter``'s weights.
 
     The seed is set right before the adapter is created, so the adapter's random init (and thus the
@@ -120,25 +122,25 @@ def quiet_lightning() -> None:
 
 
 def build_trainer(
-    trainer_cfg: Any, out_dir: Path, logger: Any = None, callbacks: list | None = None
+    trainer_cfg: TrainerConfig, out_dir: Path, logger: Any = None, callbacks: list | None = None
 ) -> L.Trainer:
     """Build a Lightning ``Trainer`` from a ``TrainerConfig``: no checkpoints, no files in the CWD."""
     quiet_lightning()
     return L.Trainer(
-        accelerator=cfg_value(trainer_cfg, "accelerator", "cpu"),
-        devices=cfg_value(trainer_cfg, "devices", 1),
-        strategy=cfg_value(trainer_cfg, "strategy", "auto"),
-        precision=cfg_value(trainer_cfg, "precision", "32-true"),
-        max_epochs=int(cfg_value(trainer_cfg, "max_epochs", 1)),
-        max_steps=int(cfg_value(trainer_cfg, "max_steps", -1)),
-        accumulate_grad_batches=int(cfg_value(trainer_cfg, "grad_accum", 1)),
-        gradient_clip_val=cfg_value(trainer_cfg, "grad_clip", None) or None,
+        accelerator=trainer_cfg.accelerator,
+        devices=trainer_cfg.devices,
+        strategy=trainer_cfg.strategy,
+        precision=trainer_cfg.precision,
+        max_epochs=int(trainer_cfg.max_epochs),
+        max_steps=int(trainer_cfg.max_steps),
+        accumulate_grad_batches=int(trainer_cfg.grad_accum),
+        gradient_clip_val=trainer_cfg.grad_clip or None,
         logger=logger if logger is not None else False,
         log_every_n_steps=1,
         callbacks=callbacks or [],
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=bool(cfg_value(trainer_cfg, "progress_bar", False)),
+        enable_progress_bar=bool(trainer_cfg.progress_bar),
         num_sanity_val_steps=0,
         # A new DataLoader per epoch: the data module shuffles option orders per epoch.
         reload_dataloaders_every_n_epochs=1,
@@ -147,8 +149,8 @@ def build_trainer(
 
 
 def train_adapter(
-    model_cfg: Any,
-    trainer_cfg: Any,
+    model_cfg: ModelConfig,
+    trainer_cfg: TrainerConfig,
     train_items: Sequence[Item],
     out_dir: str | Path,
     seed: int = 0,
@@ -173,29 +175,29 @@ def train_adapter(
         The trained model, tokenizer and training metrics.
     """
     out_dir = Path(out_dir)
-    accelerator = cfg_value(trainer_cfg, "accelerator", "cpu")
-    devices = cfg_value(trainer_cfg, "devices", 1)
+    accelerator = trainer_cfg.accelerator
+    devices = trainer_cfg.devices
     if accelerator == "cpu":
-        configure_threads(cfg_value(trainer_cfg, "num_threads", None), processes=int(devices))
+        configure_threads(trainer_cfg.num_threads, processes=int(devices))
     quiet_lightning()
     base, tokenizer = load_base(model_cfg, accelerator=accelerator)
     model = wrap_with_adapter(base, model_cfg, seed, init_adapter)
     module = LoraFineTuner(
         model,
-        lr=float(cfg_value(trainer_cfg, "lr", 2e-4)),
-        weight_decay=float(cfg_value(trainer_cfg, "weight_decay", 0.0)),
-        warmup_ratio=float(cfg_value(trainer_cfg, "warmup_ratio", 0.1)),
-        scheduler=str(cfg_value(trainer_cfg, "scheduler", "cosine")),
+        lr=float(trainer_cfg.lr),
+        weight_decay=float(trainer_cfg.weight_decay),
+        warmup_ratio=float(trainer_cfg.warmup_ratio),
+        scheduler=str(trainer_cfg.scheduler),
     )
     data = SFTDataModule(
         train_items,
         tokenizer,
-        max_length=int(cfg_value(model_cfg, "max_length", 384)),
-        batch_size=int(cfg_value(trainer_cfg, "batch_size", 8)),
+        max_length=int(model_cfg.max_length),
+        batch_size=int(trainer_cfg.batch_size),
         seed=seed,
-        num_workers=int(cfg_value(trainer_cfg, "num_workers", 0)),
-        group_by_length=bool(cfg_value(trainer_cfg, "group_by_length", True)),
-        shuffle_options=bool(cfg_value(trainer_cfg, "shuffle_options", True)),
+        num_workers=int(trainer_cfg.num_workers),
+        group_by_length=bool(trainer_cfg.group_by_length),
+        shuffle_options=bool(trainer_cfg.shuffle_options),
         style=mc_style(model_cfg),
     )
     trainer = build_trainer(trainer_cfg, out_dir, logger=logger, callbacks=callbacks)
@@ -208,7 +210,7 @@ def train_adapter(
     model.eval()
     model.pada_mc_style = mc_style(model_cfg)
     metrics = {
-        "model": cfg_value(model_cfg, "name", "?"),
+        "model": model_cfg.name,
         "seed": seed,
         "mc_style": mc_style(model_cfg),
         "train_items": len(train_items),
@@ -252,8 +254,8 @@ def save_adapter(model: Any, out_dir: str | Path) -> Path:
 
 
 def fine_tune(
-    model_cfg: Any,
-    trainer_cfg: Any,
+    model_cfg: ModelConfig,
+    trainer_cfg: TrainerConfig,
     train_items: Sequence[Item],
     out_dir: str | Path,
     seed: int = 0,
@@ -278,7 +280,7 @@ def fine_tune(
         ``train_metrics.json``. Under DDP only rank 0 writes; every rank returns the path.
     """
     out_dir = Path(out_dir)
-    restart = bool(cfg_value(trainer_cfg, "restart_from_base", True))
+    restart = bool(trainer_cfg.restart_from_base)
     start_from = None if restart else init_adapter
     if init_adapter is not None and restart:
         log.info("restart_from_base: training a fresh adapter (not continuing from %s)", init_adapter)

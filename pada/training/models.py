@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from pada.training.cfg import cfg_value
-from pada.training.prompt import DEFAULT_MC_STYLE, check_style
+from pada.config.schema import ModelConfig
+from pada.training.prompt import check_style
 
 _DTYPES = {
     "float32": torch.float32,
@@ -43,16 +43,16 @@ _TINY_CORPUS = [
 ]
 
 
-def mc_style(model_cfg: Any) -> str:
+def mc_style(model_cfg: ModelConfig) -> str:
     """Return the multiple-choice prompt format a model config asks for (``letter`` or ``cloze``).
 
     Read from ``model.mc_style``; models that cannot learn letter answers cheaply (the 135M student)
     use ``cloze``, which is the default.
     """
-    return check_style(str(cfg_value(model_cfg, "mc_style", DEFAULT_MC_STYLE)))
+    return check_style(str(model_cfg.mc_style))
 
 
-def attn_implementation(model_cfg: Any, accelerator: str) -> str:
+def attn_implementation(model_cfg: ModelConfig, accelerator: str) -> str:
     """Return the attention implementation to load the student with (``auto``: transformers' default).
 
     ``auto`` means ``eager`` on a GPU: there, SDPA's backward pass gave NaN gradients for batches
@@ -60,7 +60,7 @@ def attn_implementation(model_cfg: Any, accelerator: str) -> str:
     docs/benchmarks.md), and eager attention was also faster for these short sequences. On the CPU
     ``auto`` keeps transformers' default (SDPA), which is correct there.
     """
-    attn = str(cfg_value(model_cfg, "attn_implementation", "auto"))
+    attn = str(model_cfg.attn_implementation)
     on_gpu = runs_on_gpu(accelerator)
     if attn == "auto" and on_gpu:
         return "eager"
@@ -167,14 +167,14 @@ def build_tiny_random(seed: int = 0) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
-def resolve_model_dir(model_cfg: Any) -> str:
+def resolve_model_dir(model_cfg: ModelConfig) -> str:
     """Return the local folder or hub id that ``from_pretrained`` should read for a config.
 
     ``asset`` names go through :func:`pada.assets.resolve_model_path` (imported here, lazily, so that
     tests with the tiny model need no asset store).
     """
-    source = cfg_value(model_cfg, "source", "asset")
-    path = str(cfg_value(model_cfg, "path"))
+    source = model_cfg.source
+    path = str(model_cfg.path)
     if source == "asset":
         from pada.assets import resolve_model_path
 
@@ -197,9 +197,9 @@ def _ensure_pad(tokenizer: Any, model: Any) -> None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
-def load_tokenizer(model_cfg: Any) -> Any:
+def load_tokenizer(model_cfg: ModelConfig) -> Any:
     """Load the student's tokenizer (with a pad token)."""
-    if cfg_value(model_cfg, "source", "asset") == "tiny_random":
+    if model_cfg.source == "tiny_random":
         return build_tiny_tokenizer()
     from transformers import AutoTokenizer
 
@@ -209,7 +209,9 @@ def load_tokenizer(model_cfg: Any) -> Any:
     return tokenizer
 
 
-def load_base(model_cfg: Any, accelerator: str = "auto", dtype: torch.dtype | None = None) -> tuple[Any, Any]:
+def load_base(
+    model_cfg: ModelConfig, accelerator: str = "auto", dtype: torch.dtype | None = None
+) -> tuple[Any, Any]:
     """Load the base causal LM and its tokenizer from a ``ModelConfig``.
 
     Args:
@@ -221,8 +223,8 @@ def load_base(model_cfg: Any, accelerator: str = "auto", dtype: torch.dtype | No
         ``(model, tokenizer)``; the model is on CPU, in eval mode, with a pad token set.
     """
     if dtype is None:
-        dtype = resolve_dtype(cfg_value(model_cfg, "dtype", "auto"), accelerator)
-    if cfg_value(model_cfg, "source", "asset") == "tiny_random":
+        dtype = resolve_dtype(model_cfg.dtype, accelerator)
+    if model_cfg.source == "tiny_random":
         model, tokenizer = build_tiny_random()
         model = model.to(dtype)
     else:
@@ -234,8 +236,6 @@ def load_base(model_cfg: Any, accelerator: str = "auto", dtype: torch.dtype | No
         extra = {} if attn == "auto" else {"attn_implementation": attn}
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError(
-            f"model {cfg_value(model_cfg, 'name', '?')!r} has no chat template (an instruct model is needed)"
-        )
+        raise ValueError(f"model {model_cfg.name!r} has no chat template (an instruct model is needed)")
     _ensure_pad(tokenizer, model)
     return model.eval(), tokenizer

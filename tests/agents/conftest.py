@@ -230,6 +230,12 @@ def engine() -> ScriptedEngine:
     return ScriptedEngine()
 
 
+#: The scripted engines answer one failure per analysis call, every failure analysed, and three items per
+#: generation call; a test's own ``pattern_mining`` / ``generation`` keys override these.
+SCRIPTED_PATTERN_MINING = {"analysis_batch_size": 1, "max_failures": 0}
+SCRIPTED_GENERATION = {"items_per_call": 3}
+
+
 @pytest.fixture
 def make_suite():
     """Build an AgentSuite over scripted engines: ``make_suite(engine, judge_engine=None, **kwargs)``."""
@@ -252,6 +258,8 @@ def make_suite():
             if judge_engine
             else None
         )
+        kwargs["pattern_mining"] = {**SCRIPTED_PATTERN_MINING, **(kwargs.get("pattern_mining") or {})}
+        kwargs["generation"] = {**SCRIPTED_GENERATION, **(kwargs.get("generation") or {})}
         return AgentSuite(teacher, judge, embedder=embedder, **kwargs)
 
     return _make

@@ -36,7 +36,7 @@ def student_records(tmp_path_factory):
     from hydra import compose, initialize_config_dir
 
     from pada.config import register
-    from pada.tasks import load_splits
+    from pada.data import prepare_splits
     from pada.training.evaluate import evaluate_items, load_for_eval
 
     from ..conftest import CONF
@@ -63,7 +63,7 @@ def student_records(tmp_path_factory):
     if cache:  # development: keep the teacher's answers between runs (the timing is then not cold)
         with open_dict(cfg.teacher):
             cfg.teacher.cache_dir = cache
-    splits = load_splits(cfg.dataset)
+    splits = prepare_splits(cfg.dataset)
     model, tokenizer = load_for_eval(cfg.model, device="cpu")
     val = evaluate_items(model, tokenizer, splits.validation, "validation", batch_size=8)
     train = evaluate_items(model, tokenizer, splits.train[:12], "train", batch_size=8)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from pada.tasks import KNOWN_TASKS, TaskDataError, build_task, load_splits, load_task
+from pada.tasks import KNOWN_TASKS, TaskDataError, build_task
 
 
 def _file(tmp_path: Path, n: int = 12) -> Path:
@@ -39,33 +38,13 @@ def test_scireason_is_multiple_choice_only() -> None:
         build_task("scireason", kind="free_form")
 
 
-@dataclass
-class _DatasetCfg:
-    name: str = "jsonl"
-    kind: str = "multiple_choice"
-    path: str | None = None
-    sources: list[str] = field(default_factory=list)
-    train_size: float = 6
-    val_size: float = 3
-    test_size: float = -1
-    seed: int = 0
+def test_splits_from_the_dataset_config(tmp_path: Path) -> None:
+    from pada.config.schema import DatasetConfig
+    from pada.data import prepare_splits
 
-
-def test_load_task_and_splits_from_config_objects(tmp_path: Path) -> None:
-    path = str(_file(tmp_path))
-    assert len(load_task({"name": "jsonl", "path": path})) == 12
-    assert len(load_task({"dataset": {"name": "jsonl", "path": path}})) == 12
-    splits = load_splits(_DatasetCfg(path=path))
+    cfg = DatasetConfig(name="jsonl", path=str(_file(tmp_path)), train_size=6, val_size=3, test_size=-1)
+    splits = prepare_splits(cfg)
     assert [len(p) for p in splits.as_dict().values()] == [6, 3, 3]
-
-
-def test_load_task_from_omegaconf(tmp_path: Path) -> None:
-    omegaconf = pytest.importorskip("omegaconf")
-    cfg = omegaconf.OmegaConf.structured({"dataset": _DatasetCfg(path=str(_file(tmp_path)))})
-    splits = load_splits(cfg)
-    assert [len(p) for p in splits.as_dict().values()] == [6, 3, 3]
-
-
-def test_missing_name() -> None:
-    with pytest.raises(TaskDataError, match="dataset.name"):
-        load_task({"kind": "multiple_choice"})
+    assert not list(tmp_path.glob("data"))  # no run folder: nothing written
+    prepare_splits(cfg, tmp_path)
+    assert (tmp_path / "data" / "split_manifest.json").exists()

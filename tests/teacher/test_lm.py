@@ -12,12 +12,10 @@ import dspy
 import pytest
 from omegaconf import OmegaConf
 
+from pada.config.schema import PROVIDERS, LMConfig
 from pada.errors import ConfigError
-from pada.teacher import lm as lm_mod
 from pada.teacher.lm import LOCAL_KEY, build_lm, dspy_cache_at, open_lms
 from pada.teacher.server import LlamaServer, LlamaServerError, find_binary, llama_env, running_servers
-
-PROVIDERS = ["local", "openai_compatible", "openai", "anthropic", "bedrock"]
 
 
 def container(node):
@@ -211,9 +209,12 @@ def test_cache_dir_key_moves_the_cache(tmp_path, monkeypatch):
         assert dspy.cache.disk_cache.directory == str(tmp_path / "elsewhere")
 
 
-def test_get_tolerates_missing_keys():
-    assert lm_mod._get(OmegaConf.create({"a": 1}), "b", 3) == 3
-    assert lm_mod._get({"a": None}, "a", 3) == 3
+def test_a_partial_config_takes_the_schema_defaults_and_an_unknown_key_is_named(monkeypatch):
+    monkeypatch.setenv("MY_KEY", "k")
+    handle = build_lm({"provider": "openai_compatible", "api_base": "http://h:1/v1", "model": "m"})
+    assert handle.max_attempts == LMConfig.max_attempts and handle.adapter == LMConfig.adapter
+    with pytest.raises(Exception, match="max_attempt"):
+        build_lm({"provider": "openai", "max_attempt": 2})
 
 
 def test_llama_processes_wait_passively(monkeypatch, tmp_path):

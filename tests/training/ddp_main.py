@@ -17,15 +17,18 @@ sys.path.insert(0, str(ROOT / "tests" / "training"))
 
 from conftest import make_items  # noqa: E402
 
+from pada.config.schema import ModelConfig, TrainerConfig, typed  # noqa: E402
 from pada.training.fine_tune import TRAIN_METRICS, fine_tune  # noqa: E402
 
 
 def main() -> None:
     out = Path(sys.argv[1])
-    model_cfg = OmegaConf.load(ROOT / "conf" / "model" / "tiny_random.yaml")
-    trainer_cfg = OmegaConf.load(ROOT / "conf" / "trainer" / "ddp_cpu.yaml")
-    for cfg in (model_cfg, trainer_cfg):
+    model_file = OmegaConf.load(ROOT / "conf" / "model" / "tiny_random.yaml")
+    trainer_file = OmegaConf.load(ROOT / "conf" / "trainer" / "ddp_cpu.yaml")
+    for cfg in (model_file, trainer_file):
         cfg.pop("defaults", None)
+    model_cfg = typed(ModelConfig, model_file)
+    trainer_cfg = typed(TrainerConfig, trainer_file)
     trainer_cfg.batch_size = 4
     trainer_cfg.max_epochs = 2
     trainer_cfg.lr = 1e-2
