@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from pada.config.schema import DatasetConfig
-from pada.loop.artifacts import write_jsonl
+from pada.io import write_jsonl
 from pada.tasks import load_task_items
 from pada.tasks.errors import TaskDataError
 from pada.tasks.splits import SIZE_KEYS, Splits, split_items, write_manifest

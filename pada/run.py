@@ -21,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from pada.config import validate
 from pada.data import prepare_splits
 from pada.errors import PadaError
-from pada.loop.artifacts import RESUMED_MARKER, RunFolder, find_resumable, read_jsonl, stable_hash, write_json
+from pada.io import read_jsonl, write_json
+from pada.loop.artifacts import RESUMED_MARKER, RunFolder, find_resumable, stable_hash
 from pada.loop.export import export_run
 from pada.loop.leakage import check_augmented
 from pada.loop.summary import final_metrics, write_metrics, write_summary

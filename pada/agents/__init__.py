@@ -14,8 +14,6 @@ from pada.agents.records import (
     Pattern,
     Strategy,
     Verdict,
-    read_jsonl,
-    write_jsonl,
 )
 from pada.agents.suite import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK, AgentSuite
 from pada.teacher.lm import LMHandle, TeacherLMs, build_lm, open_lms
@@ -42,6 +40,4 @@ __all__ = [
     "Verdict",
     "build_lm",
     "open_lms",
-    "read_jsonl",
-    "write_jsonl",
 ]

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 from pada.agents.analysis import MAX_SOLUTION_CHARS, failure_inputs
 from pada.agents.context import AgentContext, clip, is_free_form
-from pada.agents.leakage import ngrams
 from pada.agents.modules import (
     ErrorCorrectingGeneration,
     FreeFormErrorCorrectingGeneration,
@@ -36,6 +35,7 @@ from pada.agents.parsing import ParseError, format_item, format_problem, to_mc_i
 from pada.agents.records import GeneratedItem, Strategy
 from pada.agents.signatures import first_int
 from pada.config.schema import GenerationConfig, typed
+from pada.overlap import COPY_N, COPY_SHARE, NgramIndex
 from pada.tasks.schema import LETTERS, EvalRecord, Item, normalize_text
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,6 @@ T = TypeVar("T")
 TOKENS_BASE, TOKENS_PER_ITEM = 40, 150
 #: The share of a free-form item: its problem, its worked solution and its answer.
 TOKENS_PER_PROBLEM = 220
-#: Share of a source's word 5-grams above which a generated question counts as its copy.
-COPY_SHARE = 0.6
 #: How many of the questions already written are listed as "avoid" (the most recent ones).
 MAX_AVOID = 8
 #: Exemplars shown per call, rotating through those given: a small teacher copies what it sees, and
@@ -106,12 +104,9 @@ def _hotter(base: float, step: int) -> float:
 
 
 def _is_copy(question: str, sources: Sequence[str]) -> bool:
-    grams = ngrams(question, 5)
-    for s in sources:
-        other = ngrams(s, 5)
-        if other and len(grams & other) / len(other) >= COPY_SHARE:
-            return True
-    return False
+    index = NgramIndex(COPY_N)
+    index.extend(sources)
+    return index.largest_share_of_one(question) >= COPY_SHARE
 
 
 class Generator:

@@ -12,19 +12,10 @@ import re
 import threading
 from collections.abc import Iterable
 
+from pada.overlap import NgramIndex
 from pada.tasks.schema import normalize_text
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
-
-
-def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
-    """Word n-grams of :func:`normalize_text` (a text shorter than ``n`` words gives itself as one gram)."""
-    words = normalize_text(text).split()
-    if not words:
-        return set()
-    if len(words) < n:
-        return {tuple(words)}
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 class HeldOutGuard:
@@ -36,13 +27,12 @@ class HeldOutGuard:
 
     def __init__(self, n: int = 6) -> None:
         self.n = n
-        self._grams: dict[tuple[str, ...], set[int]] = {}
-        self._sizes: list[int] = []
+        self._index = NgramIndex(n)
         self._short: list[str] = []
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._sizes) + len(self._short)
+        return len(self._index) + len(self._short)
 
     def add(self, texts: Iterable[str], passages: bool = False) -> None:
         """Remember more held-out texts (questions of validation and test items).
@@ -55,32 +45,25 @@ class HeldOutGuard:
         """
         with self._lock:
             for text in texts:
-                grams = ngrams(text, self.n)
+                grams = self._index.grams(text)
                 if not grams:
                     continue
                 if len(next(iter(grams))) < self.n:
                     if not passages:
                         self._short.append(" ".join(next(iter(grams))))
                     continue
-                idx = len(self._sizes)
-                self._sizes.append(len(grams))
-                for g in grams:
-                    self._grams.setdefault(g, set()).add(idx)
+                self._index.add(text, grams)
 
     def shared(self, text: str) -> bool:
         """Whether ``text`` shares any n-gram with a held-out text (or contains a short one whole)."""
-        if any(g in self._grams for g in ngrams(text, self.n)):
+        if any(self._index.holds(g) for g in self._index.grams(text)):
             return True
         norm = f" {normalize_text(text)} "
         return any(f" {s} " in norm for s in self._short)
 
     def max_share(self, text: str) -> float:
         """The largest share of one held-out text's n-grams found in ``text`` (0 = nothing, 1 = all)."""
-        counts: dict[int, int] = {}
-        for g in ngrams(text, self.n):
-            for idx in self._grams.get(g, ()):
-                counts[idx] = counts.get(idx, 0) + 1
-        best = max((c / self._sizes[i] for i, c in counts.items()), default=0.0)
+        best = self._index.largest_share_of_one(text)
         norm = f" {normalize_text(text)} "
         if any(f" {s} " in norm for s in self._short):
             best = 1.0

@@ -6,10 +6,7 @@ written as JSON(L) into the run folder and read back on resume.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pada.tasks.schema import Item, MCItem, QAItem
@@ -283,19 +280,3 @@ class Verdict:
 
 
 R = TypeVar("R")
-
-
-def write_jsonl(path: str | Path, records: Iterable[Any]) -> Path:
-    """Write records that have ``to_dict`` as one JSON object per line; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-    return path
-
-
-def read_jsonl(path: str | Path, cls: type[R]) -> list[R]:
-    """Read records written by :func:`write_jsonl` back as ``cls`` instances."""
-    with Path(path).open(encoding="utf-8") as f:
-        return [cls.from_dict(json.loads(line)) for line in f if line.strip()]  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The run folder: atomic writes, per-stage manifests, and finding a run to resume.
+"""The run folder: per-stage manifests, the run's state, and finding a run to resume.
 
 Every stage of a round writes its outputs into ``round_<t>/<stage>/`` and then, last, a
 ``manifest.json`` naming what it consumed and a hash of the settings that matter to it. A stage whose
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from pada.io import read_json, write_json
 
 MANIFEST = "manifest.json"
 STATE = "run_state.json"
@@ -28,42 +27,6 @@ def stable_hash(obj: Any) -> str:
     """A short sha256 of ``obj``'s canonical JSON (sorted keys)."""
     blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file."""
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Atomically write one JSON object per line."""
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read one JSON object per line."""
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 class RunFolder:

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from pada.loop.artifacts import read_jsonl, write_jsonl
+from pada.io import read_jsonl, write_jsonl
 
 
 def _strategies(path: Path) -> dict[str, tuple[str, str]]:

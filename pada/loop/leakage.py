@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pada.config.schema import QualityGateConfig
-from pada.loop.artifacts import read_jsonl, write_json
-from pada.tasks.schema import normalize_text
+from pada.io import read_jsonl, write_json
+from pada.overlap import NgramIndex
 from pada.tasks.splits import split_key
 
 log = logging.getLogger(__name__)
@@ -125,12 +125,6 @@ class LeakageReport:
         }
 
 
-def word_ngrams(text: str, n: int) -> set[str]:
-    """The word n-grams of the normalized text; none when it has fewer than ``n`` words."""
-    words = normalize_text(text).split()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
 def find_leaks(
     training: Iterable[Questioned],
     evaluation: Mapping[str, Sequence[Questioned]],
@@ -154,11 +148,10 @@ def find_leaks(
         raise ValueError(f"n-gram length must be at least 1, got {n}")
     held_out = [(split, item) for split, items in evaluation.items() for item in items]
     keys: dict[str, int] = {}
-    grams: dict[str, list[int]] = {}
+    index = NgramIndex(n, whole_if_short=False)
     for idx, (_, item) in enumerate(held_out):
         keys.setdefault(split_key(item), idx)
-        for gram in word_ngrams(item.question, n):
-            grams.setdefault(gram, []).append(idx)
+        index.add(item.question)
 
     report = LeakageReport(n=n, checked=0, eval_items={s: len(items) for s, items in evaluation.items()})
     for item in training:
@@ -168,15 +161,14 @@ def find_leaks(
             split, match = held_out[dup]
             report.leaks.append(Leak(item.id, match.id, split, "duplicate"))
             continue
-        shared: dict[int, list[str]] = {}
-        for gram in sorted(word_ngrams(item.question, n)):
-            for idx in grams.get(gram, ()):
-                shared.setdefault(idx, []).append(gram)
+        shared = index.shared(item.question)
         if shared:
             # The held-out item sharing the most n-grams; the earliest among ties, for stable reports.
             idx = max(shared, key=lambda i: (len(shared[i]), -i))
             split, match = held_out[idx]
-            report.leaks.append(Leak(item.id, match.id, split, "ngram", shared[idx][0], len(shared[idx])))
+            report.leaks.append(
+                Leak(item.id, match.id, split, "ngram", " ".join(shared[idx][0]), len(shared[idx]))
+            )
     return report
 
 

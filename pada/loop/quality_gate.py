@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pada.config.schema import QualityGateConfig
+from pada.overlap import NgramIndex
 from pada.tasks.answers import as_number
 from pada.tasks.schema import Item, QAItem, normalize_text
 
@@ -33,14 +34,6 @@ def item_text(item: Item) -> str:
     """The text an item is compared by: its question and its options (a free-form item: its question)."""
     choices = getattr(item, "choices", ())
     return " ".join([item.question, *choices])
-
-
-def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
-    """Word n-grams of the normalized text (the whole text when it is shorter than ``n`` words)."""
-    words = normalize_text(text).split()
-    if len(words) < n:
-        return {tuple(words)} if words else set()
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def judge_score(verdict: Any) -> float:
@@ -157,19 +150,14 @@ class QualityGate:
         # An inverted index from n-gram to the protected items holding it keeps the overlap check
         # linear in the candidate's length rather than in the size of validation + test.
         self._vec_cache: dict[str, np.ndarray] = {}
-        self._protected_grams: dict[tuple[str, ...], set[int]] = {}
-        for idx, item in enumerate(protected):
-            for gram in ngrams(item_text(item), cfg.decontam_ngram):
-                self._protected_grams.setdefault(gram, set()).add(idx)
+        self._protected_grams = NgramIndex(cfg.decontam_ngram)
+        self._protected_grams.extend(item_text(item) for item in protected)
 
     def _contamination(self, text: str, vec: np.ndarray) -> list[str]:
         reasons = []
-        grams = ngrams(text, self.cfg.decontam_ngram)
-        if grams and self._protected_grams:
-            hits: dict[int, int] = {}
-            for gram in grams:
-                for idx in self._protected_grams.get(gram, ()):
-                    hits[idx] = hits.get(idx, 0) + 1
+        grams = self._protected_grams.grams(text)
+        if grams and len(self._protected_grams):
+            hits = self._protected_grams.counts(grams)
             if hits:
                 idx, count = max(hits.items(), key=lambda kv: kv[1])
                 share = count / len(grams)

@@ -34,7 +34,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from pada.config.validate import augments
-from pada.loop.artifacts import RunFolder, read_json, read_jsonl, write_json, write_jsonl
+from pada.io import read_json, read_jsonl, write_json, write_jsonl
+from pada.loop.artifacts import RunFolder
 from pada.loop.budget import path_quotas, proportional
 from pada.loop.effects import (
     centroid,

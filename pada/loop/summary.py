@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pada.loop.artifacts import atomic_write_text, write_json
+from pada.io import atomic_write_text, write_json
 from pada.provenance import describe
 
 if TYPE_CHECKING:

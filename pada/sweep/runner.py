@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pada.io import write_json
 from pada.sweep.command import (
     args_summary,
     expand_command,
@@ -96,15 +96,6 @@ class SweepResult:
             "best": asdict(best) if best else None,
             "runs": [asdict(r) for r in self.runs],
         }
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    # Through a temporary file: sweep.json is rewritten after every run and must never be half written.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=2, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 def _number(value: Any) -> float | None:
@@ -237,7 +228,7 @@ def run_sweep(
     def save() -> None:
         result.method_used, result.fallback = search.method_used, search.fallback
         if not dry_run:
-            _write_json(sweep_dir / SWEEP_LOG, result.to_json())
+            write_json(sweep_dir / SWEEP_LOG, result.to_json())
 
     while limit is None or len(result.runs) < limit:
         params = search.suggest(algo_runs)

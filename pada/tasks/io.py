@@ -1,4 +1,4 @@
-"""Write items and evaluation records as JSONL, and read records back.
+"""Write items and evaluation records as JSONL (through :mod:`pada.io`), and read records back.
 
 Items are written in the schema that :func:`pada.tasks.jsonl.load_jsonl` reads, so an exported
 (for example augmented) dataset is itself a valid ``jsonl`` task. Writes are atomic: a reader, or a
@@ -9,42 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
+from pada.io import write_jsonl
 from pada.tasks.errors import TaskDataError
 from pada.tasks.schema import EvalRecord, Item
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
-
-    Args:
-        path: The destination; missing parent folders are created.
-        text: The content, written as UTF-8.
-
-    Returns:
-        The destination path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _jsonl(rows: Iterable[dict[str, Any]]) -> str:
-    # ensure_ascii=False keeps non-English text readable in the artifacts people inspect.
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
 def write_items_jsonl(items: Iterable[Item], path: str | Path) -> Path:
@@ -57,7 +27,7 @@ def write_items_jsonl(items: Iterable[Item], path: str | Path) -> Path:
     Returns:
         The destination path.
     """
-    return atomic_write_text(path, _jsonl(item.to_dict() for item in items))
+    return write_jsonl(path, (item.to_dict() for item in items))
 
 
 def write_records(records: Iterable[EvalRecord], path: str | Path) -> Path:
@@ -70,7 +40,7 @@ def write_records(records: Iterable[EvalRecord], path: str | Path) -> Path:
     Returns:
         The destination path.
     """
-    return atomic_write_text(path, _jsonl(record.to_dict() for record in records))
+    return write_jsonl(path, (record.to_dict() for record in records))
 
 
 _RECORD_FIELDS = {f.name: f for f in dataclasses.fields(EvalRecord)}

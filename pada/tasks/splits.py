@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pada.io import write_json
 from pada.tasks.errors import TaskDataError
-from pada.tasks.io import atomic_write_text
 from pada.tasks.schema import Item, normalize_text
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -328,5 +328,5 @@ def write_manifest(splits: Splits, path: str | Path) -> dict[str, Any]:
         The manifest that was written.
     """
     manifest = split_manifest(splits)
-    atomic_write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    write_json(path, manifest)
     return manifest

@@ -14,7 +14,6 @@ Both read exactly the tokens that training puts the loss on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from typing import Any
 import torch
 
 from pada.config.schema import ModelConfig, TrainerConfig
+from pada.io import write_json
 from pada.tasks.answers import extract_final_answer
-from pada.tasks.io import atomic_write_text, write_records
+from pada.tasks.io import write_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
 from pada.training.data import left_pad
 from pada.training.prompt import DEFAULT_MC_STYLE, check_style, encode_answer, encode_prompt, letter_token_ids
@@ -322,7 +322,7 @@ def evaluate_splits(
         )  # fmt: skip
         write_records(records, out_dir / f"{split}_records.jsonl")
         scores[split] = accuracy(records)
-    atomic_write_text(out_dir / "accuracy.json", json.dumps(scores, indent=2))
+    write_json(out_dir / "accuracy.json", scores)
     return scores
 
 

@@ -20,8 +20,9 @@ import time
 import pytest
 from omegaconf import open_dict
 
-from pada.agents import AgentSuite, write_jsonl
+from pada.agents import AgentSuite
 from pada.agents.leakage import HeldOutGuard
+from pada.io import write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.assets]
 
@@ -112,12 +113,12 @@ def test_agents_end_to_end(student_records, tmp_path):
         failures_log = agents.failures
     wall = time.perf_counter() - start
 
-    write_jsonl(tmp_path / "analyses.jsonl", analyses)
-    write_jsonl(tmp_path / "patterns.jsonl", patterns)
-    write_jsonl(tmp_path / "strategies.jsonl", strategies)
-    write_jsonl(tmp_path / "generated.jsonl", items)
-    write_jsonl(tmp_path / "verdicts.jsonl", verdicts)
-    write_jsonl(tmp_path / "agent_failures.jsonl", failures_log)
+    write_jsonl(tmp_path / "analyses.jsonl", [r.to_dict() for r in analyses])
+    write_jsonl(tmp_path / "patterns.jsonl", [r.to_dict() for r in patterns])
+    write_jsonl(tmp_path / "strategies.jsonl", [r.to_dict() for r in strategies])
+    write_jsonl(tmp_path / "generated.jsonl", [r.to_dict() for r in items])
+    write_jsonl(tmp_path / "verdicts.jsonl", [r.to_dict() for r in verdicts])
+    write_jsonl(tmp_path / "agent_failures.jsonl", [r.to_dict() for r in failures_log])
     (tmp_path / "usage.json").write_text(json.dumps(usage.to_dict(), indent=2))
 
     print(f"\nagents end to end: {wall:.0f} s wall; artifacts in {tmp_path}")

@@ -11,7 +11,8 @@ import json
 
 import numpy as np
 
-from pada.agents.leakage import HeldOutGuard, ngrams
+from pada.agents.leakage import HeldOutGuard
+from pada.overlap import ngrams
 from pada.tasks.schema import MCItem
 
 from .conftest import ScriptedEngine, field, train_item

@@ -32,8 +32,6 @@ from pada.agents.records import (
     Pattern,
     Strategy,
     Verdict,
-    read_jsonl,
-    write_jsonl,
 )
 from pada.agents.signatures import (
     FreeFormGenerationSig,
@@ -42,6 +40,7 @@ from pada.agents.signatures import (
     MCQuestion,
     PatternGuidedGenerationSig,
 )
+from pada.io import read_jsonl, write_jsonl
 from pada.tasks.schema import MCItem, QAItem
 
 CHOICES = ["photosynthesis", "respiration", "digestion"]
@@ -208,8 +207,10 @@ def test_compact_adapter_shows_free_form_problems_in_order():
 
 def test_free_form_generated_items_round_trip(tmp_path):
     item = QAItem("syn-2", "How many?", "4", solution="2 + 2 = 4.", source="synthetic", meta={"path": "p"})
-    path = write_jsonl(tmp_path / "items.jsonl", [GeneratedItem(item, "", "train_error", "train-1", "t", 7)])
-    [back] = read_jsonl(path, GeneratedItem)
+    path = write_jsonl(
+        tmp_path / "items.jsonl", [GeneratedItem(item, "", "train_error", "train-1", "t", 7).to_dict()]
+    )
+    [back] = [GeneratedItem.from_dict(d) for d in read_jsonl(path)]
     assert back.item == item and isinstance(back.item, QAItem) and back.item.solution == "2 + 2 = 4."
     assert back.item.meta == {"path": "p"} and back.rollout == 7
 
@@ -246,11 +247,11 @@ def test_records_round_trip(tmp_path):
         Cluster: [Cluster(0, ["v1", "v2"])],
     }
     for cls, rows in records.items():
-        path = write_jsonl(tmp_path / f"{cls.__name__}.jsonl", rows)
-        back = read_jsonl(path, cls)
+        path = write_jsonl(tmp_path / f"{cls.__name__}.jsonl", [r.to_dict() for r in rows])
+        back = [cls.from_dict(d) for d in read_jsonl(path)]
         assert [r.to_dict() for r in back] == [r.to_dict() for r in rows]
         json.dumps([r.to_dict() for r in rows])
-    back = read_jsonl(tmp_path / "GeneratedItem.jsonl", GeneratedItem)[0]
+    back = GeneratedItem.from_dict(read_jsonl(tmp_path / "GeneratedItem.jsonl")[0])
     assert back.item == item and back.item.meta == {"path": "pattern"}
     mining = MiningResult([Cluster(0, ["v1"])], 1, "elbow", {1: 2.5, 2: 1.0}, "why", "p.png")
     assert MiningResult.from_dict(json.loads(json.dumps(mining.to_dict()))) == mining

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pada.loop.artifacts import MANIFEST, RunFolder, read_json, write_json
+from pada.io import read_json, write_json
+from pada.loop.artifacts import MANIFEST, RunFolder
 
 
 def test_a_rounds_teacher_usage_is_the_sum_of_its_finished_stages(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pada.loop.artifacts import write_jsonl
+from pada.io import write_jsonl
 from pada.loop.leakage import LEAKAGE_FILE, check_augmented, find_leaks
 from pada.loop.summary import write_summary
 from pada.tasks.schema import MCItem, QAItem

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pada.config.schema import QualityGateConfig
-from pada.loop.quality_gate import QualityGate, ngrams, structural_problems
+from pada.loop.quality_gate import QualityGate, structural_problems
+from pada.overlap import ngrams
 from pada.tasks.schema import MCItem, normalize_text
 
 VOCAB: dict[str, int] = {}
