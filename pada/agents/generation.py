@@ -28,7 +28,6 @@ from pada.agents.analysis import MAX_SOLUTION_CHARS, failure_inputs
 from pada.agents.context import AgentContext, clip, is_free_form
 from pada.agents.modules import (
     ErrorCorrectingGeneration,
-    FreeFormErrorCorrectingGeneration,
     PatternGuidedGeneration,
 )
 from pada.agents.parsing import ParseError, format_item, format_problem, to_mc_item, to_qa_item
@@ -123,7 +122,7 @@ class Generator:
         self.pattern_module = PatternGuidedGeneration()
         self.error_module = ErrorCorrectingGeneration()
         self.free_form_pattern_module = PatternGuidedGeneration(free_form=True)
-        self.free_form_error_module = FreeFormErrorCorrectingGeneration()
+        self.free_form_error_module = ErrorCorrectingGeneration(free_form=True)
         self._seen: set[str] = set()
         self._calls: dict[str, int] = {}  # calls made per key: asking again continues with new rollouts
         self._topics: dict[tuple[str, str], list[str]] = {}  # topic plan per (strategy id, strategy text)

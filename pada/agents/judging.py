@@ -23,7 +23,7 @@ written checks (``answer_correct``, ``fits_target``, ``clear``, ``factual``) rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pada.agents.context import MAX_TOKENS, AgentContext, clip, letter_and_text
@@ -246,15 +246,7 @@ class Judge:
             lambda pred: _read_checks(pred, FREE_FORM_CHECKS),
             lm_kwargs=self.ctx.cap(runner, MAX_TOKENS["judge"]),
         )
-        self.ctx.record(outcome.failure)
-        if outcome.value is None:
-            error = outcome.failure.error if outcome.failure else "no answer"
-            verdict = self._free_form_verdict(g, answer)
-            verdict.accepted, verdict.failed = False, True
-            verdict.reasons.append(f"the judge's checks could not be parsed ({error})")
-            return verdict
-        more, said = outcome.value
-        return self._free_form_verdict(g, answer, more, said)
+        return self._with_checks(outcome, lambda *checks: self._free_form_verdict(g, answer, *checks))
 
     @staticmethod
     def _verdict(
@@ -303,12 +295,16 @@ class Judge:
             parse,
             lm_kwargs=self.ctx.cap(runner, MAX_TOKENS["judge"]),
         )
+        return self._with_checks(outcome, lambda *checks: self._verdict(g, solve, *checks))
+
+    def _with_checks(self, outcome: Any, verdict: Callable[..., Verdict]) -> Verdict:
+        """The verdict with the judge's written checks, or a failed one when they could not be read."""
         self.ctx.record(outcome.failure)
         if outcome.value is None:
             error = outcome.failure.error if outcome.failure else "no answer"
-            verdict = self._verdict(g, solve)
-            verdict.accepted, verdict.failed = False, True
-            verdict.reasons.append(f"the judge's checks could not be parsed ({error})")
-            return verdict
+            failed = verdict()
+            failed.accepted, failed.failed = False, True
+            failed.reasons.append(f"the judge's checks could not be parsed ({error})")
+            return failed
         more, said = outcome.value
-        return self._verdict(g, solve, more, said)
+        return verdict(more, said)

@@ -8,6 +8,8 @@ them through :class:`pada.teacher.runner.AgentRunner`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dspy
 
 from pada.agents.signatures import (
@@ -138,68 +140,29 @@ class ErrorCorrectingGeneration(dspy.Module):
 
     ``forward`` writes ``n`` items for one failure; ``batch`` writes one item for each of several
     numbered failures in one call.
+
+    Args:
+        free_form: Write free-form problems with worked solutions, each failure shown with its
+            ``reference_solution``, instead of multiple-choice questions shown with their ``options``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, free_form: bool = False) -> None:
         super().__init__()
-        self.generate = dspy.Predict(ErrorCorrectingGenerationSig)
-        self.batch = dspy.Predict(BatchErrorCorrectingGenerationSig)
-
-    def forward(
-        self,
-        task: str,
-        question: str,
-        options: str,
-        correct_answer: str,
-        student_answer: str,
-        avoid: str,
-        n: int,
-    ) -> dspy.Prediction:
-        """Write ``n`` items similar in skill to the failed training question."""
-        return self.generate(
-            task=task,
-            question=question,
-            options=options,
-            correct_answer=correct_answer,
-            student_answer=student_answer,
-            avoid=avoid or "(none)",
-            n=n,
+        self.free_form = free_form
+        self.generate = dspy.Predict(
+            FreeFormErrorCorrectingGenerationSig if free_form else ErrorCorrectingGenerationSig
+        )
+        self.batch = dspy.Predict(
+            FreeFormBatchErrorCorrectingGenerationSig if free_form else BatchErrorCorrectingGenerationSig
         )
 
+    def forward(self, *, avoid: str, **failure: Any) -> dspy.Prediction:
+        """Write ``n`` items similar in skill to the failed training question.
 
-class FreeFormErrorCorrectingGeneration(dspy.Module):
-    """New free-form problems, with worked solutions, exercising the skill behind training failures.
-
-    The free-form counterpart of :class:`ErrorCorrectingGeneration`: ``forward`` writes ``n`` problems
-    for one failure (shown with its reference solution), ``batch`` one problem for each of several
-    numbered failures in one call.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.generate = dspy.Predict(FreeFormErrorCorrectingGenerationSig)
-        self.batch = dspy.Predict(FreeFormBatchErrorCorrectingGenerationSig)
-
-    def forward(
-        self,
-        task: str,
-        question: str,
-        reference_solution: str,
-        correct_answer: str,
-        student_answer: str,
-        avoid: str,
-        n: int,
-    ) -> dspy.Prediction:
-        """Write ``n`` problems similar in skill to the failed training problem."""
-        return self.generate(
-            task=task,
-            question=question,
-            reference_solution=reference_solution,
-            correct_answer=correct_answer,
-            student_answer=student_answer,
-            avoid=avoid or "(none)",
-            n=n,
-        )
+        ``failure`` holds the signature's other inputs: ``task``, ``question``, ``options`` (or
+        ``reference_solution``), ``correct_answer``, ``student_answer`` and ``n``.
+        """
+        return self.generate(**failure, avoid=avoid or "(none)")
 
 
 class OptionScorer(dspy.Module):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,16 @@ class RunFolder:
             },
         )
 
+    def stage(
+        self,
+        round_: int,
+        name: str,
+        settings: dict[str, Any],
+        usage: Callable[[], dict[str, Any]] | None = None,
+    ) -> Stage:
+        """Declare a stage of a round (see :class:`Stage`)."""
+        return Stage(self, round_, name, settings, usage)
+
     def manifests(self, round_: int) -> list[dict[str, Any]]:
         """The manifests of a round's finished stages, in stage-folder order."""
         return [read_json(m) for m in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}"))]
@@ -106,6 +117,42 @@ class RunFolder:
     def set_state(self, **fields: Any) -> None:
         """Update fields of the run's state file."""
         write_json(self.root / STATE, {**self.state(), **fields})
+
+
+class Stage:
+    """One stage of one round, declared once: its folder, whether it is done, and its finish.
+
+    Made by :meth:`RunFolder.stage` before the stage's work; its clock starts then. ``done`` says
+    whether a manifest with the same settings exists (then the stage's outputs are read back instead
+    of made). :meth:`finish` writes the manifest with the seconds since and the teacher usage the
+    stage cost.
+
+    Args:
+        folder: The run folder.
+        round_: The round.
+        name: The stage (its folder's name).
+        settings: Everything that decides the stage's outputs; hashed into its manifest.
+        usage: Returns the teacher usage since the previous stage finished (``{}`` if none).
+    """
+
+    def __init__(
+        self,
+        folder: RunFolder,
+        round_: int,
+        name: str,
+        settings: dict[str, Any],
+        usage: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.folder, self.round, self.name, self.settings = folder, round_, name, settings
+        self.dir = folder.stage_dir(round_, name)
+        self.done = folder.is_done(round_, name, settings)
+        self._usage = usage or dict
+        self._start = time.perf_counter()
+
+    def finish(self, **consumed: Any) -> None:
+        """Write the manifest: what the stage consumed (counts), its seconds and its teacher usage."""
+        seconds = time.perf_counter() - self._start
+        self.folder.mark_done(self.round, self.name, self.settings, consumed, seconds, self._usage())
 
 
 def find_resumable(search_root: Path, config_hash: str, exclude: Path) -> Path | None:

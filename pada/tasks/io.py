@@ -8,12 +8,12 @@ run resumed after a crash, never sees a half-written file.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from pada.io import write_jsonl
 from pada.tasks.errors import TaskDataError
+from pada.tasks.jsonl import json_object, read_bytes
 from pada.tasks.schema import EvalRecord, Item
 
 
@@ -64,23 +64,12 @@ def read_records(path: str | Path) -> list[EvalRecord]:
         TaskDataError: The file is missing or a line is not a valid record (file and line named).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TaskDataError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise TaskDataError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     records: list[EvalRecord] = []
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
+    for lineno, raw in enumerate(read_bytes(path).split(b"\n"), start=1):
         where = f"{path} line {lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TaskDataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise TaskDataError(f"{where}: expected a JSON object")
+        obj = json_object(raw, where)
+        if obj is None:
+            continue
         missing = [name for name in _RECORD_REQUIRED if name not in obj]
         if missing:
             raise TaskDataError(f'{where}: missing required field "{missing[0]}"')

@@ -127,16 +127,7 @@ def read_jsonl_task(
     if kind not in KINDS:
         raise TaskDataError(f"unknown task kind {kind!r}: expected one of {', '.join(KINDS)}")
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise TaskDataError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise TaskDataError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    # Editors on Windows often prepend a byte-order mark; it is not part of the first JSON object.
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-
+    data = read_bytes(path)
     items: list[Item] = []
     skipped: list[SkippedLine] = []
     first_line_of_id: dict[str, int] = {}
@@ -161,11 +152,25 @@ def read_jsonl_task(
     return items, skipped
 
 
-def _line_item(
-    raw: bytes, lineno: int, path: Path, kind: str, first_line_of_id: dict[str, int]
-) -> Item | None:
-    """The item on one line (``None`` for a blank line); a bad line raises naming file and line."""
-    where = f"{path} line {lineno}"
+def read_bytes(path: Path) -> bytes:
+    """A JSONL file's bytes, without a leading byte-order mark; a file that cannot be read is named."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TaskDataError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise TaskDataError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    # Editors on Windows often prepend a byte-order mark; it is not part of the first JSON object.
+    return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+
+
+def json_object(raw: bytes, where: str) -> dict[str, Any] | None:
+    """The JSON object on one line of a JSONL file (``None`` for a blank line).
+
+    Raises:
+        TaskDataError: The line is not UTF-8, not JSON, or not an object; the message starts with
+            ``where`` (the file and line).
+    """
     # Decode line by line (not the whole file) so that the error can name the bad line.
     try:
         text = raw.decode("utf-8")
@@ -182,6 +187,17 @@ def _line_item(
         raise TaskDataError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(obj, dict):
         raise TaskDataError(f"{where}: expected a JSON object, got {_json_type(obj)}")
+    return obj
+
+
+def _line_item(
+    raw: bytes, lineno: int, path: Path, kind: str, first_line_of_id: dict[str, int]
+) -> Item | None:
+    """The item on one line (``None`` for a blank line); a bad line raises naming file and line."""
+    where = f"{path} line {lineno}"
+    obj = json_object(raw, where)
+    if obj is None:
+        return None
     default_id = f"{path.stem}-{lineno}"
     item = parse_item(obj, kind, where=where, default_id=default_id, default_source=path.stem)
     if item.id in first_line_of_id:
