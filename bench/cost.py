@@ -200,7 +200,9 @@ def part_scaling(
     """Analysis, pattern and strategy calls as the number of validation failures grows."""
     from omegaconf import open_dict
 
-    from pada.agents import AgentSuite, write_jsonl
+    from pada.agents import AgentSuite
+    from pada.io import write_jsonl
+    from pada.tasks import task_description
 
     # The zero-shot student fails about two thirds of scireason's questions; a small sample varies
     # more (7 failures among 15 items was seen), hence the floor of 32 items.
@@ -233,7 +235,7 @@ def part_scaling(
         print(f"[scaling] N={len(subset)}: analyse, cluster, summarize, draft", flush=True)
         start = time.perf_counter()
         with AgentSuite.open(teacher_cfg, None, cfg.embedder, pm, cfg.generation, run_dir=run_dir,
-                             seed=seed) as agents:  # fmt: skip
+                             seed=seed, task=task_description(cfg.dataset.name)) as agents:  # fmt: skip
             t0 = time.perf_counter()
             analyses = agents.analyze_errors(subset)
             analysis_s = time.perf_counter() - t0
@@ -241,7 +243,7 @@ def part_scaling(
             patterns = agents.summarize_patterns(mining, analyses)
             strategies = agents.draft_strategies(patterns)
             usage = agents.usage.to_dict()
-        write_jsonl(run_dir / "analyses.jsonl", analyses)
+        write_jsonl(run_dir / "analyses.jsonl", [a.to_dict() for a in analyses])
         (run_dir / "strategies.json").write_text(json.dumps([s.to_dict() for s in strategies], indent=2))
         (run_dir / "usage.json").write_text(json.dumps(usage, indent=2))
         a = usage["agents"].get("error_analysis", {})
@@ -296,6 +298,7 @@ def part_batching(
     from pada.agents import AgentSuite
     from pada.agents.records import Strategy
     from pada.data import prepare_splits
+    from pada.tasks import task_description
 
     cfg = compose("experiment=smoke", f"seed={seed}", *teacher)
     splits = prepare_splits(cfg.dataset)
@@ -313,7 +316,7 @@ def part_batching(
         print(f"[batching] {n_items} items, {per_call} per call", flush=True)
         start = time.perf_counter()
         with AgentSuite.open(cfg.teacher, None, None, cfg.pattern_mining, gen, run_dir=run_dir,
-                             seed=seed) as agents:  # fmt: skip
+                             seed=seed, task=task_description(cfg.dataset.name)) as agents:  # fmt: skip
             agents.hold_out(held_out)
             items = agents.generate_from_strategy(Strategy.from_dict(strategy), exemplars, n=n_items)
             usage = agents.usage.to_dict()

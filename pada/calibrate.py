@@ -74,6 +74,7 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
     from pada.agents import AgentSuite, GeneratedItem
     from pada.data import prepare_splits
     from pada.loop.quality_gate import judge_score
+    from pada.tasks import task_description
     from pada.tasks.schema import MCItem
 
     splits = prepare_splits(cfg.dataset, out_dir)
@@ -93,6 +94,7 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
         cfg.teacher,
         None if judge_is_teacher else cfg.judge,
         run_dir=out_dir,
+        task=task_description(cfg.dataset.name, cfg.dataset.kind),
         seed=seed,
         judge_checks=checks,
         judge_batch=int(cfg.quality_gate.judge_batch),

@@ -15,14 +15,12 @@ from pada.agents.records import (
     Strategy,
     Verdict,
 )
-from pada.agents.suite import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK, AgentSuite
+from pada.agents.suite import AgentSuite
 from pada.teacher.lm import LMHandle, TeacherLMs, build_lm, open_lms
 from pada.teacher.runner import TeacherUnavailable
 from pada.teacher.usage import AgentUsage, TeacherBudgetExceeded, UsageMeter
 
 __all__ = [
-    "DEFAULT_FREE_FORM_TASK",
-    "DEFAULT_TASK",
     "AgentFailure",
     "AgentSuite",
     "AgentUsage",

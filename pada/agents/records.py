@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
+from pada.mining.kmeans import Cluster as Cluster  # re-exported: the records every stage writes
+from pada.mining.kmeans import MiningResult as MiningResult
 from pada.tasks.schema import Item, MCItem, QAItem
 from pada.teacher.runner import AgentFailure as AgentFailure  # re-exported for the agents and the loop
 
@@ -43,73 +45,6 @@ class Analysis:
     def from_dict(cls, d: dict[str, Any]) -> Analysis:
         """Inverse of :meth:`to_dict`."""
         return cls(**d)
-
-
-@dataclass
-class Cluster:
-    """A group of analyses that k-means put together.
-
-    Attributes:
-        id: Cluster index (0-based).
-        member_ids: The ids of the analyses (= failed items) in the cluster.
-    """
-
-    id: int
-    member_ids: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Cluster:
-        """Inverse of :meth:`to_dict`."""
-        return cls(id=int(d["id"]), member_ids=list(d["member_ids"]))
-
-
-@dataclass
-class MiningResult:
-    """The outcome of pattern mining.
-
-    Attributes:
-        clusters: The clusters, largest first.
-        k: The chosen number of clusters (0 when mining was skipped).
-        method: ``elbow`` (chosen by the knee of the inertia curve), ``fixed`` (``pattern_mining.k``),
-            ``single`` (too few failures: one cluster) or ``skipped`` (nothing to cluster).
-        inertia: ``{K: k-means inertia}`` over the searched range (empty unless ``elbow``).
-        reason: A sentence explaining the choice, for the log and the artifacts.
-        plot: Path of the elbow plot, when one was written.
-    """
-
-    clusters: list[Cluster]
-    k: int
-    method: str
-    inertia: dict[int, float] = field(default_factory=dict)
-    reason: str = ""
-    plot: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (inertia keys become strings, as JSON requires)."""
-        return {
-            "k": self.k,
-            "method": self.method,
-            "reason": self.reason,
-            "inertia": {str(k): v for k, v in self.inertia.items()},
-            "plot": self.plot,
-            "clusters": [c.to_dict() for c in self.clusters],
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MiningResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            clusters=[Cluster.from_dict(c) for c in d["clusters"]],
-            k=int(d["k"]),
-            method=d["method"],
-            inertia={int(k): float(v) for k, v in d.get("inertia", {}).items()},
-            reason=d.get("reason", ""),
-            plot=d.get("plot"),
-        )
 
 
 @dataclass

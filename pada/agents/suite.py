@@ -28,11 +28,9 @@ from typing import Any, TypeVar
 
 from pada.agents.analysis import ErrorAnalyst
 from pada.agents.context import FREE_FORM, MULTIPLE_CHOICE, AgentContext
-from pada.agents.embedder import Embedder
 from pada.agents.generation import Generator
 from pada.agents.judging import Judge
 from pada.agents.leakage import HeldOutGuard
-from pada.agents.mining import mine_patterns
 from pada.agents.patterns import PatternWriter
 from pada.agents.records import (
     AgentFailure,
@@ -44,17 +42,15 @@ from pada.agents.records import (
     Verdict,
 )
 from pada.config.schema import GenerationConfig, PatternMiningConfig, typed
+from pada.mining.embedder import Embedder
+from pada.mining.kmeans import mine_patterns
+from pada.tasks import task_description
 from pada.tasks.schema import EvalRecord, Item
 from pada.teacher.lm import LMHandle, open_lms
 from pada.teacher.runner import AgentRunner
 from pada.teacher.usage import UsageMeter
 
 T = TypeVar("T")
-
-DEFAULT_TASK = (
-    "Multiple-choice science questions (grade school to high school); the student picks one option."
-)
-DEFAULT_FREE_FORM_TASK = "Free-form questions; the student writes its reasoning, then a short final answer."
 
 
 class AgentSuite:
@@ -97,7 +93,7 @@ class AgentSuite:
         if task_kind not in (MULTIPLE_CHOICE, FREE_FORM):
             raise ValueError(f"task_kind must be {MULTIPLE_CHOICE} or {FREE_FORM}, got {task_kind!r}")
         if task is None:
-            task = DEFAULT_FREE_FORM_TASK if task_kind == FREE_FORM else DEFAULT_TASK
+            task = task_description(None, task_kind)
         usage = UsageMeter({"teacher": teacher.budget, **({"judge": judge.budget} if judge else {})})
         teacher_runner = AgentRunner(teacher, usage, seed=seed, keep_prompts=keep_prompts)
         judge_runner = (

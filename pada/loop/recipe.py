@@ -46,19 +46,12 @@ from pada.loop.effects import (
 )
 from pada.loop.progress import Progress
 from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
+from pada.tasks import task_description
 from pada.tasks.io import read_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
 
 log = logging.getLogger(__name__)
 
-TASK_DESCRIPTION = {
-    "scireason": "Multiple-choice science questions (grade school to high school); "
-    "the student picks the letter of the one correct option.",
-    "gsm8k": "Grade-school math word problems; the student writes its reasoning, "
-    "then the final answer as a number.",
-}
-DEFAULT_TASK = "Multiple-choice questions; the student picks the letter of the one correct option."
-DEFAULT_FREE_FORM_TASK = "Free-form questions; the student writes its reasoning, then a short final answer."
 #: The teacher usage a round reports (``calls`` includes ``cache_hits``).
 USAGE_KEYS = ("calls", "cache_hits", "input_tokens", "output_tokens", "wall_s", "parse_failures")
 
@@ -781,9 +774,7 @@ class PadaRecipe:
         return self._kind == "free_form"
 
     def _task_description(self) -> str:
-        # The dataset's own description, else a default for its kind (no options in a free-form task).
-        default = DEFAULT_FREE_FORM_TASK if self._free_form else DEFAULT_TASK
-        return TASK_DESCRIPTION.get(self.cfg.dataset.name, default)
+        return task_description(self.cfg.dataset.name, self._kind)
 
     def _lm_settings(self, role: str) -> dict[str, Any]:
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)

@@ -20,7 +20,20 @@ from pada.tasks.splits import Splits, split_items, split_key, split_manifest, wr
 
 KNOWN_TASKS = ("scireason", "gsm8k", "jsonl")
 
+#: One sentence per built-in task, given to every agent so that it knows what the student faces.
+TASK_DESCRIPTIONS = {
+    "scireason": "Multiple-choice science questions (grade school to high school); "
+    "the student picks the letter of the one correct option.",
+    "gsm8k": "Grade-school math word problems; the student writes its reasoning, "
+    "then the final answer as a number.",
+}
+#: The description of a task of one's own (``jsonl``), by its kind.
+DEFAULT_TASK = "Multiple-choice questions; the student picks the letter of the one correct option."
+DEFAULT_FREE_FORM_TASK = "Free-form questions; the student writes its reasoning, then a short final answer."
+
 __all__ = [
+    "DEFAULT_FREE_FORM_TASK",
+    "DEFAULT_TASK",
     "KNOWN_TASKS",
     "SCIREASON_SOURCES",
     "EvalRecord",
@@ -41,6 +54,7 @@ __all__ = [
     "split_items",
     "split_key",
     "split_manifest",
+    "task_description",
     "write_items_jsonl",
     "write_manifest",
     "write_records",
@@ -99,3 +113,9 @@ def load_task_items(
 def build_task(name: str, **options: Any) -> list[Item]:
     """The items of a task, a bad line of a ``jsonl`` file being an error (:func:`load_task_items`)."""
     return load_task_items(name, **options)[0]
+
+
+def task_description(name: str | None, kind: str = "multiple_choice") -> str:
+    """The sentence that tells the agents what the task is: the built-in task's, else its kind's."""
+    default = DEFAULT_FREE_FORM_TASK if kind == "free_form" else DEFAULT_TASK
+    return TASK_DESCRIPTIONS.get(name or "", default)

@@ -86,3 +86,28 @@ def plot_bars(counts: Mapping[str, float], path: Path, title: str, xlabel: str, 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return save(fig, path)
+
+
+def plot_elbow(inertia: Mapping[int, float], k: int, path: Path) -> Path:
+    """The k-means inertia curve over the searched K, with the chosen K marked.
+
+    Args:
+        inertia: ``{K: inertia}``.
+        k: The chosen K.
+        path: Where to write the PNG.
+
+    Returns:
+        ``path``.
+    """
+    ks = sorted(inertia)
+    fig = new_figure(5, 3.5)
+    ax = fig.add_subplot()
+    ax.plot(ks, [inertia[x] for x in ks], marker="o")
+    if k in inertia:
+        ax.axvline(k, color="tab:red", linestyle="--", label=f"chosen K = {k}")
+        ax.legend()
+    ax.set_xlabel("K (clusters)")
+    ax.set_ylabel("k-means inertia")
+    ax.set_title("Elbow of the error-analysis clustering")
+    ax.set_xticks(ks)
+    return save(fig, Path(path))

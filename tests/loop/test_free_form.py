@@ -9,19 +9,14 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from pada.agents.embedder import Embedder
 from pada.agents.suite import AgentSuite
 from pada.config.schema import QualityGateConfig
 from pada.loop.artifacts import RunFolder
 from pada.loop.quality_gate import QualityGate
-from pada.loop.recipe import (
-    DEFAULT_FREE_FORM_TASK,
-    DEFAULT_TASK,
-    TASK_DESCRIPTION,
-    PadaRecipe,
-    _items_from_dicts,
-    generic_strategy,
-)
+from pada.loop.recipe import PadaRecipe, _items_from_dicts, generic_strategy
+from pada.mining.embedder import Embedder
+from pada.tasks import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK
+from pada.tasks import TASK_DESCRIPTIONS as TASK_DESCRIPTION
 from pada.tasks.schema import EvalRecord, MCItem, QAItem
 from tests.agents.conftest import ScriptedEngine, scripted_handle
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from pada.agents.mining import choose_k, mine_patterns
 from pada.agents.records import Analysis, MiningResult
+from pada.mining.kmeans import choose_k, mine_patterns
 
 
 def analyses(n: int) -> list[Analysis]:

@@ -8,18 +8,96 @@ second difference, or ``k_min``. Every decision is written down in :attr:`Mining
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from pada.agents.records import Analysis, Cluster, MiningResult
 from pada.config.schema import PatternMiningConfig, typed
+from pada.io import write_json
+from pada.tracking.plots import plot_elbow
 
 log = logging.getLogger(__name__)
+
+
+class Diagnosed(Protocol):
+    """What pattern mining needs of an error analysis (:class:`pada.agents.records.Analysis`)."""
+
+    id: str
+
+    def text(self) -> str:
+        """The text that is embedded."""
+        ...
+
+
+@dataclass
+class Cluster:
+    """A group of analyses that k-means put together.
+
+    Attributes:
+        id: Cluster index (0-based).
+        member_ids: The ids of the analyses (= failed items) in the cluster.
+    """
+
+    id: int
+    member_ids: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Cluster:
+        """Inverse of :meth:`to_dict`."""
+        return cls(id=int(d["id"]), member_ids=list(d["member_ids"]))
+
+
+@dataclass
+class MiningResult:
+    """The outcome of pattern mining.
+
+    Attributes:
+        clusters: The clusters, largest first.
+        k: The chosen number of clusters (0 when mining was skipped).
+        method: ``elbow`` (chosen by the knee of the inertia curve), ``fixed`` (``pattern_mining.k``),
+            ``single`` (too few failures: one cluster) or ``skipped`` (nothing to cluster).
+        inertia: ``{K: k-means inertia}`` over the searched range (empty unless ``elbow``).
+        reason: A sentence explaining the choice, for the log and the artifacts.
+        plot: Path of the elbow plot, when one was written.
+    """
+
+    clusters: list[Cluster]
+    k: int
+    method: str
+    inertia: dict[int, float] = field(default_factory=dict)
+    reason: str = ""
+    plot: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (inertia keys become strings, as JSON requires)."""
+        return {
+            "k": self.k,
+            "method": self.method,
+            "reason": self.reason,
+            "inertia": {str(k): v for k, v in self.inertia.items()},
+            "plot": self.plot,
+            "clusters": [c.to_dict() for c in self.clusters],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MiningResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            clusters=[Cluster.from_dict(c) for c in d["clusters"]],
+            k=int(d["k"]),
+            method=d["method"],
+            inertia={int(k): float(v) for k, v in d.get("inertia", {}).items()},
+            reason=d.get("reason", ""),
+            plot=d.get("plot"),
+        )
 
 
 def _kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float]:
@@ -65,31 +143,6 @@ def choose_k(inertia: dict[int, float]) -> tuple[int, str]:
     return ks[0], f"no elbow in the inertia curve over K={ks[0]}..{ks[-1]}; kept the smallest K"
 
 
-def plot_elbow(inertia: dict[int, float], k: int, path: str | Path) -> Path:
-    """Save the inertia curve with the chosen K marked, as a PNG (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ks = sorted(inertia)
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-    ax.plot(ks, [inertia[x] for x in ks], marker="o")
-    if k in inertia:
-        ax.axvline(k, color="tab:red", linestyle="--", label=f"chosen K = {k}")
-        ax.legend()
-    ax.set_xlabel("K (clusters)")
-    ax.set_ylabel("k-means inertia")
-    ax.set_title("Elbow of the error-analysis clustering")
-    ax.set_xticks(ks)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
 def _clusters(ids: Sequence[str], labels: np.ndarray) -> list[Cluster]:
     groups: dict[int, list[str]] = {}
     for i, label in zip(ids, labels, strict=True):
@@ -100,7 +153,7 @@ def _clusters(ids: Sequence[str], labels: np.ndarray) -> list[Cluster]:
 
 
 def mine_patterns(
-    analyses: Sequence[Analysis],
+    analyses: Sequence[Diagnosed],
     embed: Any,
     cfg: PatternMiningConfig | None,
     out_dir: str | Path | None = None,
@@ -180,5 +233,5 @@ def save_mining(result: MiningResult, out_dir: str | Path) -> None:
         "method": result.method,
         "inertia": {str(k): v for k, v in result.inertia.items()},
     }
-    (out / "inertia.json").write_text(json.dumps(curve, indent=2))
-    (out / "clusters.json").write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    write_json(out / "inertia.json", curve)
+    write_json(out / "clusters.json", result.to_dict())
