@@ -179,7 +179,7 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
 
 def _log_round_artifacts(tracker: Any, out: Path, metrics: dict[str, Any]) -> None:
     t = metrics["round"]
-    rdir = out / f"round_{t}"
+    rdir = RunFolder(out).round_dir(t)
     elbow = rdir / "mine_patterns" / "elbow.png"
     if elbow.exists():
         tracker.log_image("elbow", elbow, round=t)

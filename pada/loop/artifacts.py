@@ -22,6 +22,18 @@ MANIFEST = "manifest.json"
 STATE = "run_state.json"
 #: Left in a run folder whose unfinished work was moved into a new one on resume.
 RESUMED_MARKER = "RESUMED_IN.txt"
+#: Joins a strategy's id and the generation attempt that asked it again (fresh ids, fresh rollouts).
+ATTEMPT_TAG = "/attempt"
+
+
+def attempt_id(base: str, attempt: int) -> str:
+    """The id a generation request carries in attempt ``attempt`` (the first attempt keeps ``base``)."""
+    return f"{base}{ATTEMPT_TAG}{attempt}" if attempt else base
+
+
+def base_id(tagged: str) -> str:
+    """The id without its attempt tag (inverse of :func:`attempt_id`)."""
+    return tagged.split(ATTEMPT_TAG)[0]
 
 
 def stable_hash(obj: Any) -> str:
@@ -41,15 +53,24 @@ class RunFolder:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
+    def round_dir(self, round_: int) -> Path:
+        """The folder of round ``round_`` (not created)."""
+        return self.root / f"round_{round_}"
+
+    def rounds(self) -> list[int]:
+        """The rounds that have a folder, in order."""
+        found = (p.name.removeprefix("round_") for p in self.root.glob("round_*") if p.is_dir())
+        return sorted(int(n) for n in found if n.isdigit())
+
     def stage_dir(self, round_: int, stage: str) -> Path:
         """The folder of ``stage`` in round ``round_`` (created on demand)."""
-        path = self.root / f"round_{round_}" / stage
+        path = self.round_dir(round_) / stage
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def is_done(self, round_: int, stage: str, settings: dict[str, Any]) -> bool:
         """Whether ``stage`` finished in an earlier attempt with the same settings."""
-        manifest = self.root / f"round_{round_}" / stage / MANIFEST
+        manifest = self.round_dir(round_) / stage / MANIFEST
         if not manifest.exists():
             return False
         return read_json(manifest).get("settings_hash") == stable_hash(settings)
@@ -94,7 +115,7 @@ class RunFolder:
 
     def manifests(self, round_: int) -> list[dict[str, Any]]:
         """The manifests of a round's finished stages, in stage-folder order."""
-        return [read_json(m) for m in sorted((self.root / f"round_{round_}").glob(f"*/{MANIFEST}"))]
+        return [read_json(m) for m in sorted(self.round_dir(round_).glob(f"*/{MANIFEST}"))]
 
     def stage_seconds(self, round_: int) -> dict[str, float]:
         """Seconds spent per finished stage of a round (from the manifests)."""

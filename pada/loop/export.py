@@ -10,6 +10,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from pada.io import read_jsonl, write_jsonl
+from pada.loop.artifacts import RunFolder, base_id
 
 
 def _strategies(path: Path) -> dict[str, tuple[str, str]]:
@@ -40,16 +41,17 @@ def export_run(cfg: DictConfig, out: Path, best_round: int | None) -> dict[str, 
     export = out / "export"
     export.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for samples in sorted(
-        out.glob("round_*/generate/samples.jsonl"), key=lambda p: int(p.parts[-3].split("_")[1])
-    ):
-        round_ = int(samples.parts[-3].split("_")[1])
-        strategies = _strategies(samples.parents[1] / "draft_strategies" / "strategies.json")
+    folder = RunFolder(out)
+    for round_ in folder.rounds():
+        samples = folder.round_dir(round_) / "generate" / "samples.jsonl"
+        if not samples.exists():
+            continue
+        strategies = _strategies(folder.round_dir(round_) / "draft_strategies" / "strategies.json")
         for s in read_jsonl(samples):
             if not s["accepted"]:
                 continue
             item = dict(s["item"])
-            origin = s["origin"].split("/attempt")[0]
+            origin = base_id(s["origin"])
             item["meta"] = {
                 **item.get("meta", {}),
                 "round": round_,
@@ -64,7 +66,7 @@ def export_run(cfg: DictConfig, out: Path, best_round: int | None) -> dict[str, 
     write_jsonl(dataset, rows)
     paths = {"dataset": str(dataset)}
     if best_round is not None:
-        adapter = out / f"round_{best_round}" / "fine_tune" / "adapter"
+        adapter = folder.round_dir(best_round) / "fine_tune" / "adapter"
         target = export / "adapter"
         if target.exists():
             shutil.rmtree(target)

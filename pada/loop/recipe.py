@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pada.config.validate import augments
 from pada.io import read_json, read_jsonl, write_json, write_jsonl
-from pada.loop.artifacts import RunFolder, Stage
+from pada.loop.artifacts import RunFolder, Stage, attempt_id
 from pada.loop.budget import path_quotas, proportional
 from pada.loop.effects import (
     centroid,
@@ -544,9 +544,7 @@ class PadaRecipe:
                 for strategy, n in zip(strategies, proportional(ask, weights), strict=True):
                     if n:
                         # A fresh id per attempt gives fresh rollouts: regenerating asks for new items.
-                        tagged = (
-                            replace(strategy, id=f"{strategy.id}/attempt{attempt}") if attempt else strategy
-                        )
+                        tagged = replace(strategy, id=attempt_id(strategy.id, attempt))
                         tasks.append(
                             lambda s=tagged, n=n: agents.generate_from_strategy(s, exemplars, n, path)
                         )

@@ -30,3 +30,16 @@ def test_a_manifest_from_before_usage_was_recorded_counts_as_none(tmp_path: Path
 
     assert folder.stage_teacher(0) == {"calls": 2}
     assert folder.stage_seconds(0) == {"analyze_errors": 1.0, "generate": 1.0}
+
+
+def test_round_folders_and_attempt_ids(tmp_path) -> None:
+    from pada.loop.artifacts import attempt_id, base_id
+
+    folder = RunFolder(tmp_path)
+    for t in (2, 0, 10):
+        folder.stage_dir(t, "generate")
+    (tmp_path / "round_notes").mkdir()  # not a round
+    assert folder.rounds() == [0, 2, 10]
+    assert folder.round_dir(2) == tmp_path / "round_2"
+    assert attempt_id("strategy-pattern-0", 0) == "strategy-pattern-0"
+    assert base_id(attempt_id("strategy-pattern-0", 3)) == "strategy-pattern-0"
