@@ -25,7 +25,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,40 @@ def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[Item]:
     return out
 
 
+@contextlib.contextmanager
+def open_agents(cfg: DictConfig, run_dir: Path, splits: Mapping[str, Sequence[Item]]) -> Iterator[Any]:
+    """The run's agent suite, from the config, with the held-out splits kept from every generator.
+
+    Starts the local teacher (if that is the teacher) and stops it on exit. Validation and test
+    questions, and their worked solutions, are registered with the suite's prompt guard; training
+    and validation solutions are remembered, since free-form failures are shown with them.
+    """
+    from pada.agents.suite import AgentSuite
+
+    judge_is_teacher = OmegaConf.to_container(cfg.judge, resolve=True) == OmegaConf.to_container(
+        cfg.teacher, resolve=True
+    )
+    kind = str(cfg.dataset.kind)
+    with AgentSuite.open(
+        cfg.teacher,
+        None if judge_is_teacher else cfg.judge,
+        cfg.embedder,
+        cfg.pattern_mining,
+        cfg.generation,
+        run_dir=run_dir,
+        task=task_description(cfg.dataset.name, kind),
+        seed=cfg.seed,
+        judge_checks=bool(cfg.quality_gate.judge_checks),
+        judge_batch=int(cfg.quality_gate.judge_batch),
+        task_kind=kind,
+    ) as agents:
+        held_out = [i for name in ("validation", "test") for i in splits[name]]
+        agents.hold_out(i.question for i in held_out)
+        agents.hold_out((s for i in held_out if (s := getattr(i, "solution", None))), passages=True)
+        agents.remember_solutions([*splits["train"], *splits["validation"]])
+        yield agents
+
+
 class PadaRecipe:
     """One run of PaDA (or a baseline / ablation) over prepared splits.
 
@@ -132,6 +166,10 @@ class PadaRecipe:
         reserve: Real items in no split, for ``method.augment_with=real`` (the real-data control).
         select_ids: The validation items that choose the round (best round, early stopping); the
             others are mined for patterns. Empty: all of validation does both.
+        agents: Opens the agent suite (a context manager), called once, when a stage first needs
+            the teacher; by default :func:`open_agents` from the config. Tests pass their own.
+        gate: The quality gate's checks; by default built on first use against the training split,
+            every synthetic item so far and the held-out splits.
     """
 
     def __init__(
@@ -143,6 +181,8 @@ class PadaRecipe:
         *,
         reserve: Sequence[Item] = (),
         select_ids: Collection[str] = (),
+        agents: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+        gate: QualityGate | None = None,
     ) -> None:
         self.cfg = cfg
         self.method = cfg.method
@@ -154,8 +194,9 @@ class PadaRecipe:
         self.rounds: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self._stack = contextlib.ExitStack()
+        self._open_agents = agents or (lambda: open_agents(cfg, folder.root, splits))
         self._agents: Any = None
-        self._gate: QualityGate | None = None
+        self._gate = gate
         self._usage_mark: dict[str, Any] = {}
         self._outcomes: list[tuple[int, dict[str, list[EvalRecord]]]] = []
         self._held_out_vectors: Any = None  # select + test questions, embedded by locate_patterns
@@ -294,36 +335,8 @@ class PadaRecipe:
     def agents(self) -> Any:
         """The agent suite, opened (and the local teacher started) only when a stage needs it."""
         if self._agents is None:
-            from pada.agents.suite import AgentSuite
-
-            task = self._task_description()
-            self._agents = self._stack.enter_context(
-                AgentSuite.open(
-                    self.cfg.teacher,
-                    None if self._judge_is_teacher() else self.cfg.judge,
-                    self.cfg.embedder,
-                    self.cfg.pattern_mining,
-                    self.cfg.generation,
-                    run_dir=self.folder.root,
-                    task=task,
-                    seed=self.cfg.seed,
-                    judge_checks=bool(self.cfg.quality_gate.judge_checks),
-                    judge_batch=int(self.cfg.quality_gate.judge_batch),
-                    task_kind=self._kind,
-                )
-            )
-            # Validation and test questions (and worked solutions) may never reach a generator.
-            held_out = [i for name in ("validation", "test") for i in self.splits[name]]
-            self._agents.hold_out(i.question for i in held_out)
-            self._agents.hold_out((s for i in held_out if (s := getattr(i, "solution", None))), passages=True)
-            # Free-form failures are shown with their item's worked solution (records do not carry it).
-            self._agents.remember_solutions([*self.splits["train"], *self.splits["validation"]])
+            self._agents = self._stack.enter_context(self._open_agents())
         return self._agents
-
-    def _judge_is_teacher(self) -> bool:
-        return OmegaConf.to_container(self.cfg.judge, resolve=True) == OmegaConf.to_container(
-            self.cfg.teacher, resolve=True
-        )
 
     def analyze_errors(self, t: int, val_records: list[EvalRecord]) -> list[Any]:
         """Pattern Analysis Agent, step 1: diagnose a seeded sample of validation failures."""

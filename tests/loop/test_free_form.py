@@ -4,7 +4,9 @@ controls, and the generate stage over scripted free-form agents and the real gat
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
@@ -15,7 +17,7 @@ from pada.loop.artifacts import RunFolder
 from pada.loop.quality_gate import QualityGate
 from pada.loop.recipe import PadaRecipe, _items_from_dicts, generic_strategy
 from pada.mining.embedder import Embedder
-from pada.tasks import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK
+from pada.tasks import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK, task_description
 from pada.tasks import TASK_DESCRIPTIONS as TASK_DESCRIPTION
 from pada.tasks.schema import EvalRecord, MCItem, QAItem
 from tests.agents.conftest import ScriptedEngine, scripted_handle
@@ -32,7 +34,9 @@ RESERVE = [
 ]
 
 
-def recipe_for(tmp_path: Path, name: str = "gsm8k", kind: str = "free_form", **method) -> PadaRecipe:
+def recipe_for(
+    tmp_path: Path, name: str = "gsm8k", kind: str = "free_form", agents: Any = None, **method: Any
+) -> PadaRecipe:
     cfg = OmegaConf.create(
         {
             "seed": 0,
@@ -43,9 +47,9 @@ def recipe_for(tmp_path: Path, name: str = "gsm8k", kind: str = "free_form", **m
             "quality_gate": {"judge_threshold": 0.3},
         }
     )
-    return PadaRecipe(
-        cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []}, reserve=RESERVE
-    )
+    gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+    return PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []},
+                      reserve=RESERVE, agents=lambda: nullcontext(agents), gate=gate)  # fmt: skip
 
 
 def test_items_come_back_from_their_dicts_by_kind() -> None:
@@ -94,10 +98,8 @@ def scripted_agents(**engines: ScriptedEngine) -> AgentSuite:
 
 
 def test_the_generic_control_writes_and_gates_free_form_items(tmp_path: Path) -> None:
-    recipe = recipe_for(tmp_path, augment_with="generic")
     teacher = ScriptedEngine()
-    recipe._agents = scripted_agents(teacher=teacher)
-    recipe._gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+    recipe = recipe_for(tmp_path, agents=scripted_agents(teacher=teacher), augment_with="generic")
     strategy = generic_strategy(recipe._task_description(), free_form=True)
 
     samples, stats = recipe._generate_and_gate(0, [strategy], [1], 2, [], 0, path="generic")
@@ -117,8 +119,7 @@ def test_free_form_training_failures_are_augmented_and_judged(tmp_path: Path) ->
     judge = ScriptedEngine({"free_solve": lambda user, call: None if "number 0-0" in user else "#### 999"})
     agents = scripted_agents(judge=judge)
     agents.remember_solutions(TRAIN)
-    recipe._agents = agents
-    recipe._gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+    recipe = recipe_for(tmp_path, agents=agents)
     failures = [
         EvalRecord(i.id, "train", i.question, [], "6", i.answer, False, output_text="6 rolls.\n#### 6")
         for i in TRAIN[:2]
@@ -171,15 +172,15 @@ def test_a_round_of_augmentation_on_a_free_form_task(compose, tmp_path: Path, me
         "pattern_mining.max_failures=4", "pattern_mining.k_max=2", "pattern_mining.near_k=2",
     )  # fmt: skip
     train, validation, test = gsm_items("train", 6), gsm_items("val", 6, 20), gsm_items("test", 4, 40)
-    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": train, "validation": validation, "test": test})
     agents = AgentSuite(
         scripted_handle(ScriptedEngine()), scripted_handle(ScriptedEngine(), role="judge"),
         embedder=BowEmbedder(), pattern_mining=cfg.pattern_mining, generation=cfg.generation,
-        task=recipe._task_description(), task_kind="free_form",
+        task=task_description("gsm8k", "free_form"), task_kind="free_form",
     )  # fmt: skip
     agents.remember_solutions([*train, *validation])
-    recipe._agents = agents
-    recipe._gate = QualityGate(cfg.quality_gate, bow_embed, train, [*validation, *test])
+    gate = QualityGate(cfg.quality_gate, bow_embed, train, [*validation, *test])
+    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": train, "validation": validation, "test": test},
+                        agents=lambda: nullcontext(agents), gate=gate)  # fmt: skip
     records = {
         "train": [qa_eval(i, "train") for i in train],
         "validation": [qa_eval(i, "validation", correct=k % 3 == 0) for k, i in enumerate(validation)],

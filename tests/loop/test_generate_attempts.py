@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -27,6 +28,13 @@ NEW = [
     "What color is fresh snow under a bright noon sun?",
     "Which color are most fire trucks painted?",
 ]
+
+
+def recipe_with(cfg, tmp_path: Path, agents) -> PadaRecipe:
+    """A recipe over TRAIN whose agents are ``agents`` and whose gate checks against TRAIN."""
+    gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+    splits = {"train": TRAIN, "validation": [], "test": []}
+    return PadaRecipe(cfg, RunFolder(tmp_path), splits, agents=lambda: nullcontext(agents), gate=gate)
 
 
 def failure(item: MCItem) -> EvalRecord:
@@ -59,10 +67,8 @@ class TrainErrorAgents:
 def test_a_training_failure_whose_item_was_rejected_is_asked_again(tmp_path: Path) -> None:
     generation = {"max_attempts": 3, "exemplars": 0, "items_per_call": 5}
     cfg = OmegaConf.create({"seed": 0, "method": {"quality_gate": False}, "generation": generation})
-    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
     agents = TrainErrorAgents()
-    recipe._agents = agents
-    recipe._gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+    recipe = recipe_with(cfg, tmp_path, agents)
 
     samples, stats = recipe._generate_and_gate(0, [], [], 0, [failure(i) for i in TRAIN], train_quota=2)
 
@@ -94,10 +100,8 @@ class FreshAgents(TrainErrorAgents):
 def test_fewer_failures_than_the_quota_seed_a_second_item_each(tmp_path: Path) -> None:
     generation = {"max_attempts": 3, "exemplars": 0, "items_per_call": 5}
     cfg = OmegaConf.create({"seed": 0, "method": {"quality_gate": False}, "generation": generation})
-    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
     agents = FreshAgents()
-    recipe._agents = agents
-    recipe._gate = QualityGate(QualityGateConfig(), bow_embed, TRAIN, [])
+    recipe = recipe_with(cfg, tmp_path, agents)
 
     samples, stats = recipe._generate_and_gate(0, [], [], 0, [failure(i) for i in TRAIN], train_quota=3)
 
@@ -121,7 +125,6 @@ def test_surplus_items_are_not_judged_once_the_quota_has_passed(tmp_path: Path) 
     cfg = OmegaConf.create(
         {"method": {}, "judge": {"concurrency": 1}, "quality_gate": {"judge_threshold": 0.3}}
     )
-    recipe = PadaRecipe(cfg, RunFolder(tmp_path), {"train": TRAIN, "validation": [], "test": []})
     judged: list[list[str]] = []
 
     class Judge:
@@ -130,7 +133,7 @@ def test_surplus_items_are_not_judged_once_the_quota_has_passed(tmp_path: Path) 
             # Every other item fails the judge.
             return [Verdict(g.id, g.id.endswith(("0", "2", "4", "6")), 0.9, []) for g in items]
 
-    recipe._agents = Judge()
+    recipe = recipe_with(cfg, tmp_path, Judge())
     batch = [
         GeneratedItem(MCItem(f"g{i}", f"Question {i}?", COLORS, 1), "", "pattern", "s", "t") for i in range(8)
     ]
