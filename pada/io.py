@@ -1,4 +1,4 @@
-"""Reading and writing pada's files: JSON and JSONL, written atomically.
+"""Reading and writing pada's files: JSON and JSONL, written atomically, and the records they hold.
 
 Every file a run writes goes through :func:`atomic_write_text` (a temporary file in the same folder,
 then a rename), so a reader, or a run resumed after a crash, never sees half a file. Text is UTF-8
@@ -7,12 +7,15 @@ and JSON keeps non-ASCII characters as they are, so artifacts in any language st
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from pydantic import TypeAdapter
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -57,3 +60,26 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read one JSON object per line (blank lines are skipped)."""
     with Path(path).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+class JsonRecord:
+    """``to_dict`` / ``from_dict`` for a dataclass record, done by pydantic from its type hints.
+
+    ``to_dict`` gives the fields as plain Python values (nested records as dicts), ready for
+    :func:`write_json`; ``from_dict`` validates a dict read back (types are checked and coerced the
+    way pydantic does, keys the record does not have are ignored) and builds the record.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a dict of plain values."""
+        return _adapter(type(self)).dump_python(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """The record a dict from :meth:`to_dict` describes."""
+        return _adapter(cls).validate_python(d)

@@ -6,9 +6,10 @@ written as JSON(L) into the run folder and read back on resume.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pada.io import JsonRecord
 from pada.mining.kmeans import Cluster as Cluster  # re-exported: the records every stage writes
 from pada.mining.kmeans import MiningResult as MiningResult
 from pada.tasks.schema import Item, MCItem, QAItem
@@ -16,7 +17,7 @@ from pada.teacher.runner import AgentFailure as AgentFailure  # re-exported for 
 
 
 @dataclass
-class Analysis:
+class Analysis(JsonRecord):
     """The teacher's reading of one validation failure.
 
     Attributes:
@@ -37,18 +38,9 @@ class Analysis:
         """The text that is embedded for clustering (no question wording, only the diagnosis)."""
         return f"{self.error_scenario} {self.root_cause} Missing: {self.missing_knowledge}"
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Analysis:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
-
 
 @dataclass
-class Pattern:
+class Pattern(JsonRecord):
     """A named failure pattern summarizing one cluster.
 
     Attributes:
@@ -65,18 +57,9 @@ class Pattern:
     cluster_id: int
     member_ids: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Pattern:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
-
 
 @dataclass
-class Strategy:
+class Strategy(JsonRecord):
     """A data-augmentation strategy for one pattern.
 
     Attributes:
@@ -105,15 +88,6 @@ class Strategy:
             f"Vary: {self.what_to_vary}\n"
             f"Avoid: {self.what_to_avoid}"
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Strategy:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
 
 
 @dataclass
@@ -175,7 +149,7 @@ class GeneratedItem:
 
 
 @dataclass
-class Verdict:
+class Verdict(JsonRecord):
     """The quality judge's decision on one generated item.
 
     Attributes:
@@ -203,15 +177,6 @@ class Verdict:
     checks: dict[str, bool] = field(default_factory=dict)
     failed: bool = False
     probabilities: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Verdict:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
 
 
 R = TypeVar("R")

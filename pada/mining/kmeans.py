@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from pada.config.schema import PatternMiningConfig, typed
-from pada.io import write_json
+from pada.io import JsonRecord, write_json
 from pada.tracking.plots import plot_elbow
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Diagnosed(Protocol):
 
 
 @dataclass
-class Cluster:
+class Cluster(JsonRecord):
     """A group of analyses that k-means put together.
 
     Attributes:
@@ -45,18 +45,9 @@ class Cluster:
     id: int
     member_ids: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Cluster:
-        """Inverse of :meth:`to_dict`."""
-        return cls(id=int(d["id"]), member_ids=list(d["member_ids"]))
-
 
 @dataclass
-class MiningResult:
+class MiningResult(JsonRecord):
     """The outcome of pattern mining.
 
     Attributes:
@@ -86,18 +77,6 @@ class MiningResult:
             "plot": self.plot,
             "clusters": [c.to_dict() for c in self.clusters],
         }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MiningResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            clusters=[Cluster.from_dict(c) for c in d["clusters"]],
-            k=int(d["k"]),
-            method=d["method"],
-            inertia={int(k): float(v) for k, v in d.get("inertia", {}).items()},
-            reason=d.get("reason", ""),
-            plot=d.get("plot"),
-        )
 
 
 def _kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float]:

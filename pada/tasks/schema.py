@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from pada.io import JsonRecord
+
 LETTERS = string.ascii_uppercase
 TaskKind = Literal["multiple_choice", "free_form"]
 
@@ -124,7 +126,7 @@ Item = MCItem | QAItem
 
 
 @dataclass
-class EvalRecord:
+class EvalRecord(JsonRecord):
     """One evaluated item: what the student answered and whether it was right.
 
     Attributes:
@@ -153,12 +155,3 @@ class EvalRecord:
     output_text: str | None = None
     context: str | None = None
     source: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EvalRecord:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import dspy
@@ -37,6 +37,7 @@ from dspy.utils.exceptions import (
 )
 
 from pada.errors import PadaError
+from pada.io import JsonRecord
 from pada.teacher.lm import LMHandle
 from pada.teacher.usage import TeacherBudgetExceeded, UsageMeter
 
@@ -50,7 +51,7 @@ class ParseError(ValueError):
 
 
 @dataclass
-class AgentFailure:
+class AgentFailure(JsonRecord):
     """An agent call that produced nothing usable after its bounded retries.
 
     Attributes:
@@ -64,15 +65,6 @@ class AgentFailure:
     key: str
     error: str
     attempts: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AgentFailure:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
 
 
 #: Exceptions that mean "the answer does not fit the contract".
