@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -49,6 +49,11 @@ from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
 from pada.tasks import task_description
 from pada.tasks.io import read_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
+
+if TYPE_CHECKING:  # the agents (and DSPy) are imported only by runs that call the teacher
+    from pada.agents.records import Analysis, Pattern, Strategy
+    from pada.agents.suite import AgentSuite
+    from pada.mining import MiningResult
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +127,7 @@ def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[Item]:
 
 
 @contextlib.contextmanager
-def open_agents(cfg: DictConfig, run_dir: Path, splits: Mapping[str, Sequence[Item]]) -> Iterator[Any]:
+def open_agents(cfg: DictConfig, run_dir: Path, splits: Mapping[str, Sequence[Item]]) -> Iterator[AgentSuite]:
     """The run's agent suite, from the config, with the held-out splits kept from every generator.
 
     Starts the local teacher (if that is the teacher) and stops it on exit. Validation and test
@@ -181,7 +186,7 @@ class PadaRecipe:
         *,
         reserve: Sequence[Item] = (),
         select_ids: Collection[str] = (),
-        agents: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+        agents: Callable[[], contextlib.AbstractContextManager[AgentSuite]] | None = None,
         gate: QualityGate | None = None,
     ) -> None:
         self.cfg = cfg
@@ -195,7 +200,7 @@ class PadaRecipe:
         self.notes: list[str] = []
         self._stack = contextlib.ExitStack()
         self._open_agents = agents or (lambda: open_agents(cfg, folder.root, splits))
-        self._agents: Any = None
+        self._agents: AgentSuite | None = None
         self._gate = gate
         self._usage_mark: dict[str, Any] = {}
         self._outcomes: list[tuple[int, dict[str, list[EvalRecord]]]] = []
@@ -332,13 +337,13 @@ class PadaRecipe:
     # ------------------------------------------------------------------ stages: the teacher
 
     @property
-    def agents(self) -> Any:
+    def agents(self) -> AgentSuite:
         """The agent suite, opened (and the local teacher started) only when a stage needs it."""
         if self._agents is None:
             self._agents = self._stack.enter_context(self._open_agents())
         return self._agents
 
-    def analyze_errors(self, t: int, val_records: list[EvalRecord]) -> list[Any]:
+    def analyze_errors(self, t: int, val_records: list[EvalRecord]) -> list[Analysis]:
         """Pattern Analysis Agent, step 1: diagnose a seeded sample of validation failures."""
         from pada.agents.records import Analysis
 
@@ -354,7 +359,7 @@ class PadaRecipe:
         })  # fmt: skip
         if stage.done:
             return [Analysis.from_dict(d) for d in read_jsonl(stage.dir / "analyses.jsonl")]
-        analyses: list[Any] = []
+        analyses: list[Analysis] = []
         chunk = max(1, self.cfg.pattern_mining.analysis_batch_size) * 4
         progress = Progress(f"round {t}: analyzing validation failures", len(failures))
         for i in range(0, len(failures), chunk):
@@ -365,7 +370,7 @@ class PadaRecipe:
         stage.finish(failures=len(failures))
         return analyses
 
-    def mine_patterns(self, t: int, analyses: list[Any]) -> Any:
+    def mine_patterns(self, t: int, analyses: list[Analysis]) -> MiningResult:
         """Pattern Analysis Agent, step 2: cluster the analyses; K by the elbow."""
         from pada.agents.records import MiningResult
 
@@ -382,7 +387,7 @@ class PadaRecipe:
         stage.finish(analyses=len(analyses))
         return mining
 
-    def summarize_patterns(self, t: int, mining: Any, analyses: list[Any]) -> list[Any]:
+    def summarize_patterns(self, t: int, mining: MiningResult, analyses: list[Analysis]) -> list[Pattern]:
         """Pattern Analysis Agent, step 3: name and describe each cluster's failure pattern."""
         from pada.agents.records import Pattern
 
@@ -396,7 +401,7 @@ class PadaRecipe:
         stage.finish(clusters=len(mining.clusters))
         return patterns
 
-    def direct_error_patterns(self, t: int, analyses: list[Any], quota: int) -> list[Any]:
+    def direct_error_patterns(self, t: int, analyses: list[Analysis], quota: int) -> list[Pattern]:
         """The no-clustering ablation: each sampled failure's own analysis stands in for a pattern."""
         from pada.agents.records import Pattern
 
@@ -417,7 +422,7 @@ class PadaRecipe:
         )
         return patterns
 
-    def draft_strategies(self, t: int, patterns: list[Any]) -> list[Any]:
+    def draft_strategies(self, t: int, patterns: list[Pattern]) -> list[Strategy]:
         """Draft one data-augmentation strategy per pattern."""
         from pada.agents.records import Strategy
 
@@ -439,7 +444,7 @@ class PadaRecipe:
     def generate(
         self,
         t: int,
-        strategies: list[Any],
+        strategies: list[Strategy],
         weights: list[int],
         val_quota: int,
         train_failures: list[EvalRecord],
@@ -530,7 +535,7 @@ class PadaRecipe:
     def _generate_and_gate(
         self,
         t: int,
-        strategies: list[Any],
+        strategies: list[Strategy],
         weights: list[int],
         val_quota: int,
         train_failures: list[EvalRecord],
@@ -675,7 +680,7 @@ class PadaRecipe:
             self._gate = QualityGate(self.cfg.quality_gate, embed, known, protected)
         return self._gate
 
-    def locate_patterns(self, t: int, patterns: list[Any]) -> dict[str, Any]:
+    def locate_patterns(self, t: int, patterns: list[Pattern]) -> dict[str, Any]:
         """Find each pattern's nearest ``select`` and test items, before any item is written for it.
 
         Nearest: by cosine between an item's question and the centroid of the pattern's failed
