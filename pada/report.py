@@ -108,6 +108,11 @@ EFFICACY = [
     ("llm2llm", "llm2llm"),
     ("generic_synthetic", "generic"),
 ]
+#: The methods PaDA is compared with directly (the question is whether targeting beats them).
+RIVALS = [
+    "llm2llm", "generic_synthetic", "real_data_ceiling", "pada_no_clustering", "pada_no_quality_gate",
+    "pada_no_val_patterns", "pada_no_train_errors",
+]  # fmt: skip
 # Keys of a pattern_effects entry that are averaged over entries.
 EFFECT_MEANS = [
     "own_acc_before",
@@ -172,6 +177,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     # Efficacy-line method -> the row index it reports (None: no paired runs).
     efficacy_rows: dict[str, int | None] = field(default_factory=dict)
+    # (row index of another augmenting method, PaDA minus that method), in RIVALS order.
+    rivals: list[tuple[int, Paired]] = field(default_factory=list)
 
 
 def _parse_overrides(overrides: Sequence[str]) -> dict[str, str]:
@@ -437,6 +444,7 @@ def build_report(root: Path, n_boot: int = DEFAULT_BOOT) -> Report:
         report.warnings += _outcome_warnings(members, _label(row, keys))
     _compare_with_sft(report)
     _choose_efficacy_rows(report)
+    _compare_pada_with_rivals(report)
     report.warnings = list(dict.fromkeys(report.warnings))  # an sft group paired twice warns once
     return report
 
@@ -505,6 +513,59 @@ def _by_seed(runs: Sequence[RunResult], label: str, warnings: list[str]) -> dict
     return out
 
 
+def pair_groups(report: Report, index: int, other: int) -> Paired:
+    """Row ``index``'s runs minus row ``other``'s, item by item on the test items of same-seed runs.
+
+    Returns:
+        The per-seed differences and their pooled mean (``None`` with a note when no seed pairs).
+    """
+    label, other_label = _label(report.rows[index], report.keys), _label(report.rows[other], report.keys)
+    paired = Paired(other)
+    mine = _by_seed(report.members[index], label, report.warnings)
+    theirs = _by_seed(report.members[other], other_label, report.warnings)
+    lonely = sorted(set(mine) ^ set(theirs))
+    if lonely:
+        report.warnings.append(f"{label}: seeds {lonely} have no partner run in the {other_label} group")
+    pairs = []
+    for seed in sorted(set(mine) & set(theirs)):
+        a, b = mine[seed].test_outcomes, theirs[seed].test_outcomes
+        if not a or not b:
+            continue
+        shared = sorted(a.keys() & b.keys())
+        if a.keys() != b.keys():
+            report.warnings.append(
+                f"{label} seed {seed}: the test ids differ from the {other_label} run's "
+                f"({len(a)} vs {len(b)}, {len(shared)} shared); the difference uses the shared ids"
+            )
+        if not shared:
+            continue
+        x = [float(a[i]) for i in shared]
+        y = [float(b[i]) for i in shared]
+        interval = paired_difference(x, y, n_boot=report.n_boot, seed=0)
+        paired.seeds.append(SeedDifference(seed, len(shared), interval, mine[seed].path, theirs[seed].path))
+        pairs.append((x, y))
+    if not pairs:
+        paired.note = "no seed with per-item test outcomes in both groups"
+    else:
+        paired.pooled = pooled_paired_difference(pairs, n_boot=report.n_boot, seed=0)
+    return paired
+
+
+def _compare_pada_with_rivals(report: Report) -> None:
+    """PaDA's pooled paired difference against each other augmenting method of the same settings."""
+    pada = report.efficacy_rows.get("pada")
+    if pada is None:
+        return
+    reference = report.rows[pada]
+    for method in RIVALS:
+        found = [i for i, r in enumerate(report.rows) if r["method"] == method]
+        if found:
+            chosen = max(
+                found, key=lambda i: (sum(report.rows[i][k] == reference[k] for k in report.keys[1:]), -i)
+            )
+            report.rivals.append((chosen, pair_groups(report, pada, chosen)))
+
+
 def _compare_with_sft(report: Report) -> None:
     """Fill each non-sft row's ``paired`` comparison and its ``diff_vs_sft*`` columns."""
     for index, row in enumerate(report.rows):
@@ -512,46 +573,18 @@ def _compare_with_sft(report: Report) -> None:
         row.update({"diff_vs_sft_seeds": 0, "diff_vs_sft_contains_zero": None})
         if row["method"] == BASELINE:
             continue
-        label = _label(row, report.keys)
         sft = _matching_sft(report, index)
         if sft is None:
             row["paired"] = Paired(None, note=f"no {BASELINE} group with the same settings")
             continue
-        paired = Paired(sft)
+        paired = pair_groups(report, index, sft)
         row["paired"] = paired
-        mine = _by_seed(report.members[index], label, report.warnings)
-        theirs = _by_seed(report.members[sft], _label(report.rows[sft], report.keys), report.warnings)
-        lonely = sorted(set(mine) ^ set(theirs))
-        if lonely:
-            report.warnings.append(f"{label}: seeds {lonely} have no partner run in the {BASELINE} group")
-        pairs = []
-        for seed in sorted(set(mine) & set(theirs)):
-            a, b = mine[seed].test_outcomes, theirs[seed].test_outcomes
-            if not a or not b:
-                continue
-            shared = sorted(a.keys() & b.keys())
-            if a.keys() != b.keys():
-                report.warnings.append(
-                    f"{label} seed {seed}: the test ids differ from the {BASELINE} run's "
-                    f"({len(a)} vs {len(b)}, {len(shared)} shared); the difference uses the shared ids"
-                )
-            if not shared:
-                continue
-            x = [float(a[i]) for i in shared]
-            y = [float(b[i]) for i in shared]
-            interval = paired_difference(x, y, n_boot=report.n_boot, seed=0)
-            paired.seeds.append(
-                SeedDifference(seed, len(shared), interval, mine[seed].path, theirs[seed].path)
-            )
-            pairs.append((x, y))
-        if not pairs:
-            paired.note = "no seed with per-item test outcomes in both groups"
+        if paired.pooled is None:
             continue
-        paired.pooled = pooled_paired_difference(pairs, n_boot=report.n_boot, seed=0)
         row["diff_vs_sft"] = paired.pooled.estimate
         row["diff_vs_sft_low"] = paired.pooled.low
         row["diff_vs_sft_high"] = paired.pooled.high
-        row["diff_vs_sft_seeds"] = len(pairs)
+        row["diff_vs_sft_seeds"] = len(paired.seeds)
         row["diff_vs_sft_contains_zero"] = not paired.pooled.excludes_zero
 
 
@@ -764,6 +797,31 @@ def _paired_table(report: Report) -> list[str]:
     return lines
 
 
+def _rivals_table(report: Report) -> list[str]:
+    if not report.rivals:
+        return []
+    lines = [
+        "",
+        "## PaDA against the other augmenting methods (same test items, runs paired by seed)",
+        "",
+        "Difference = mean over the shared test items of correct(pada) − correct(method), pooled over "
+        "the seeds both have; positive: PaDA answered more test items right.",
+        "",
+    ]
+    head = ["method", "seeds", "test items", "pada − method", "95% interval", "verdict"]
+    body = []
+    for index, paired in report.rivals:
+        label = _label(report.rows[index], report.keys)
+        if paired.pooled is None:
+            body.append([label, "0", "–", "–", "–", paired.note or "–"])
+            continue
+        iv = paired.pooled
+        items = str(sum(s.items for s in paired.seeds))
+        interval = _interval_cell(iv.low, iv.high, 4, True)
+        body.append([label, str(len(paired.seeds)), items, _signed(iv.estimate), interval, _verdict(iv)])
+    return lines + _table(head, body)
+
+
 def _augmentation_table(report: Report) -> list[str]:
     augmented = [r for r in report.rows if r["augmentation"]["generated"] or r["budget_rounds"]]
     if not augmented:
@@ -839,6 +897,7 @@ def to_markdown(report: Report) -> str:
         "",
         *_method_table(report),
         *_paired_table(report),
+        *_rivals_table(report),
         *_augmentation_table(report),
         *_effects_table(report),
     ]

@@ -316,3 +316,15 @@ def test_validation_parts_and_train_minus_test(tmp_path: Path) -> None:
 def test_boot_flag_rejects_zero(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--boot", "0"])
+
+
+def test_pada_is_compared_with_the_other_augmenting_methods(sweep: Path) -> None:
+    report = build_report(sweep, n_boot=2000)
+    [(index, paired)] = report.rivals  # llm2llm is the only other augmenting method in the sweep
+    assert report.rows[index]["method"] == "llm2llm"
+    # llm2llm has sft's outcomes, so PaDA minus llm2llm is PaDA minus sft, seed by seed.
+    assert [s.interval.estimate for s in paired.seeds] == [0.125, 0.25, 0.375]
+    assert paired.pooled.estimate == 0.25 and paired.pooled.excludes_zero
+    md = to_markdown(report)
+    assert "## PaDA against the other augmenting methods" in md
+    assert "| llm2llm | 3 | 96 | +0.2500 |" in md
