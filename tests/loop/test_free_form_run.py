@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pada.tasks import build_task
+from pada.tasks.answers import answers_match, extract_final_answer
 from tests.fixtures.teacher_server import serve
 from tests.loop.test_run_end_to_end import read_jsonl, run_pada
 
@@ -43,7 +44,10 @@ def test_student_records_keep_the_generated_work_and_its_final_answer(gsm8k_run:
     assert len(records) == 16
     for r in records:
         assert r["choices"] == [] and r["output_text"] is not None and r["gold"]
-        assert r["correct"] is False or r["prediction"]
+        # The prediction is the final answer read from the generated work, and it is scored against
+        # the reference as numbers (or normalized text), exactly as the rule says.
+        assert r["prediction"] == extract_final_answer(r["output_text"], "auto")
+        assert r["correct"] == answers_match(r["prediction"], r["gold"])
 
 
 def test_accepted_items_are_worked_problems_with_verdicts(gsm8k_run: Path) -> None:
