@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hydra.utils import instantiate
+
 from pada.agents.analysis import ErrorAnalyst
 from pada.agents.context import FREE_FORM, MULTIPLE_CHOICE, AgentContext
 from pada.agents.generation import Generator
@@ -42,7 +44,6 @@ from pada.agents.records import (
     Verdict,
 )
 from pada.config.schema import GenerationConfig, PatternMiningConfig, typed
-from pada.mining.embedder import Embedder
 from pada.mining.kmeans import mine_patterns
 from pada.tasks import task_description
 from pada.tasks.schema import EvalRecord, Item
@@ -149,7 +150,7 @@ class AgentSuite:
             yield cls(
                 lms.teacher,
                 lms.judge if judge_cfg is not None else None,
-                embedder=Embedder(embedder_cfg) if embedder_cfg is not None else None,
+                embedder=instantiate(embedder_cfg) if embedder_cfg is not None else None,
                 pattern_mining=pattern_mining,
                 generation=generation,
                 task=task,
@@ -225,7 +226,7 @@ class AgentSuite:
         """
         if self.embedder is None and len(analyses) >= int(self.pattern_mining.min_failures_to_cluster):
             raise ValueError("AgentSuite.mine_patterns needs an embedder (pass embedder_cfg)")
-        embed = self.embedder.encode if isinstance(self.embedder, Embedder) else self.embedder
+        embed = getattr(self.embedder, "encode", self.embedder)  # an embedder object, or a callable
         return mine_patterns(analyses, embed, self.pattern_mining, out_dir)
 
     def summarize_patterns(self, mining: MiningResult, analyses: Sequence[Analysis]) -> list[Pattern]:

@@ -127,8 +127,13 @@ class LMConfig:
 
 @dataclass
 class EmbedderConfig:
-    """The sentence embedder used to cluster error analyses and to detect near-duplicates."""
+    """The sentence embedder used to cluster error analyses and to detect near-duplicates.
 
+    Built by ``hydra.utils.instantiate``: ``_target_`` names the class (any class whose
+    ``encode(texts)`` returns one unit-norm row per text), and the other keys are its arguments.
+    """
+
+    _target_: str = "pada.mining.Embedder"
     name: str = MISSING
     source: str = "asset"
     path: str = MISSING
