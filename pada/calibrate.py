@@ -1,9 +1,11 @@
 """``python -m pada.calibrate``: how often the judge accepts items whose answer is known to be right or wrong.
 
 The gate is run on N real training items twice: once with their true labels, once with a wrong
-option marked as the answer (chosen at random, seeded). The acceptance rate on the first is the
-gate's recall on good items; on the second, its false-acceptance rate on mislabelled ones. Both are
-printed for several values of ``quality_gate.judge_threshold``, so the default can be read off.
+option marked as the answer (chosen at random, seeded); for a free-form task (``dataset=gsm8k``), a
+wrong final answer: the number moved by a small seeded amount, or another item's answer. The
+acceptance rate on the first is the gate's recall on good items; on the second, its false-acceptance
+rate on mislabelled ones. Both are printed for several values of ``quality_gate.judge_threshold``,
+so the default can be read off.
 
 The blind solve does not see the label, so one scoring call per item serves both versions and every
 threshold (the second version is a cache hit). With ``--checks`` the judge also writes its verdict,
@@ -26,6 +28,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -53,10 +56,27 @@ def compose(overrides: list[str]) -> Any:
     return cfg
 
 
-def corrupt(item: Any, rng: random.Random) -> Any:
-    """The item with a wrong option marked as its answer."""
-    wrong = rng.choice([i for i in range(len(item.choices)) if i != item.answer])
-    return replace(item, answer=wrong)
+def corrupt(item: Any, rng: random.Random, others: Sequence[Any] = ()) -> Any:
+    """The item with a wrong answer: another option (multiple choice), or a wrong final answer.
+
+    A free-form item's numeric answer is moved by 1 to 3 either way (or by its own size when it is not
+    a whole number); a text answer is replaced by one of ``others``' answers that disagrees with it.
+    """
+    from pada.tasks.answers import answers_match, as_number
+    from pada.tasks.schema import MCItem
+
+    if isinstance(item, MCItem):
+        wrong = rng.choice([i for i in range(len(item.choices)) if i != item.answer])
+        return replace(item, answer=wrong)
+    number = as_number(item.answer)
+    if number is not None:
+        step = rng.choice([-3, -2, -1, 1, 2, 3]) if number.denominator == 1 else number or 1
+        moved = number + step
+        return replace(item, answer=str(moved.numerator) if moved.denominator == 1 else str(float(moved)))
+    pool = [o.answer for o in others if not answers_match(o.answer, item.answer)]
+    if not pool:
+        raise ValueError(f"{item.id}: no other answer to mark as its wrong one")
+    return replace(item, answer=rng.choice(pool))
 
 
 def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[str, Any]:
@@ -75,15 +95,15 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
     from pada.data import prepare_splits
     from pada.loop.quality_gate import judge_score
     from pada.tasks import task_description
-    from pada.tasks.schema import MCItem
 
+    kind = str(cfg.dataset.kind)
     splits = prepare_splits(cfg.dataset, out_dir)
-    pool = [i for i in splits.train if isinstance(i, MCItem)]
+    pool = [i for i in splits.train if i.kind == kind]
     rng = random.Random(seed)
     items = rng.sample(pool, min(n, len(pool)))
     versions = {
         "true": items,
-        "corrupt": [corrupt(i, rng) for i in items],
+        "corrupt": [corrupt(i, rng, pool) for i in items],
     }
     judge_is_teacher = OmegaConf.to_container(cfg.judge, resolve=True) == OmegaConf.to_container(
         cfg.teacher, resolve=True
@@ -94,7 +114,8 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
         cfg.teacher,
         None if judge_is_teacher else cfg.judge,
         run_dir=out_dir,
-        task=task_description(cfg.dataset.name, cfg.dataset.kind),
+        task=task_description(cfg.dataset.name, kind),
+        task_kind=kind,
         seed=seed,
         judge_checks=checks,
         judge_batch=int(cfg.quality_gate.judge_batch),
@@ -103,7 +124,8 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
             batch = [GeneratedItem(i, "", "calibration", i.id, "the task's own skills", 0) for i in version]
             verdicts = agents.judge(batch)
             rows[name] = [
-                {"id": i.id, "label": i.answer_letter, "judge": v.judge_answer, "score": judge_score(v),
+                {"id": i.id, "label": getattr(i, "answer_letter", i.answer), "judge": v.judge_answer,
+                 "score": judge_score(v),
                  "probabilities": v.probabilities, "checks": v.checks, "failed": v.failed}
                 for i, v in zip(version, verdicts, strict=True)
             ]  # fmt: skip

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from pada.calibrate import acceptance, corrupt, main
-from pada.tasks.schema import MCItem
+from pada.tasks.answers import answers_match
+from pada.tasks.schema import MCItem, QAItem
 from tests.fixtures.teacher_server import serve
 
 
@@ -19,6 +20,22 @@ def test_corrupt_marks_another_option_and_keeps_the_rest():
         bad = corrupt(item, rng)
         assert bad.answer != item.answer and 0 <= bad.answer < 3
         assert (bad.id, bad.question, bad.choices) == (item.id, item.question, item.choices)
+
+
+def test_corrupt_gives_a_free_form_item_a_wrong_final_answer():
+    rng = random.Random(0)
+    whole = QAItem("t/2", "How many legs do 3 cats have?", "12", solution="3 x 4 = 12.")
+    half = QAItem("t/3", "Half of 3?", "1.5")
+    word = QAItem("t/4", "Capital of Peru?", "Lima")
+    others = [word, QAItem("t/5", "Capital of Chile?", "Santiago"), QAItem("t/6", "Same?", "lima")]
+    for _ in range(20):
+        for item in (whole, half, word):
+            bad = corrupt(item, rng, others)
+            assert not answers_match(bad.answer, item.answer), (item.answer, bad.answer)
+            assert (bad.id, bad.question, bad.solution) == (item.id, item.question, item.solution)
+    assert corrupt(word, rng, others).answer == "Santiago"  # "lima" agrees with "Lima": never chosen
+    with pytest.raises(ValueError, match="no other answer"):
+        corrupt(word, rng, [word])
 
 
 def test_acceptance_counts_endorsed_scores_at_or_above_the_threshold():
@@ -48,3 +65,18 @@ def test_calibration_over_http_pays_one_call_per_item(tmp_path, capsys):
     assert result["table"][0]["accept_true"] == pytest.approx(true_a)
     for t, c in zip(result["rows"]["true"], result["rows"]["corrupt"], strict=True):
         assert t["id"] == c["id"] and t["label"] != c["label"] and t["judge"] == c["judge"] == "A"
+
+
+@pytest.mark.assets  # the real GSM8K data
+def test_free_form_calibration_solves_blind_once_per_item(tmp_path, capsys):
+    with serve() as teacher:
+        code = main(["--n", "8", "--thresholds", "0.5", "--out", str(tmp_path), "experiment=smoke",
+                     "dataset=gsm8k", "teacher=openai_compatible", f"teacher.api_base={teacher.api_base}",
+                     "teacher.model=teacher", "teacher.num_retries=0"])  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("judge_calls=8")
+    assert len(teacher.calls) == 8  # the corrupted version's blind solve is a cache hit
+    [result] = [json.loads(p.read_text()) for p in tmp_path.glob("*/calibration.json")]
+    for t, c in zip(result["rows"]["true"], result["rows"]["corrupt"], strict=True):
+        assert t["id"] == c["id"] and t["judge"] == c["judge"]  # the same blind answer
+        assert not answers_match(t["label"], c["label"])  # a wrong final answer was marked
