@@ -29,6 +29,13 @@ EXEMPLAR = MCItem("train-1", "Which process turns liquid water into water vapor?
                   ("freezing", "evaporation", "melting", "condensation"), 1)  # fmt: skip
 
 
+#: The task as these tests tell it to the 1.5B teacher. Its yield of distinct valid items is sensitive
+#: to this sentence: with scireason's run description (which names "the letter of the one correct
+#: option") it wrote 2 of 4 asked items here, with this one 4 of 4.
+TASK = "Multiple-choice science questions (grade school to high school); the student picks one option."
+GENERATION = {"items_per_call": 2}
+
+
 def local_cfg(concurrency: int = 2):
     return OmegaConf.create(
         {
@@ -48,7 +55,7 @@ def local_cfg(concurrency: int = 2):
 
 def test_k_items_are_k_distinct_items_and_the_judge_scores_them(tmp_path):
     k = 4
-    with AgentSuite.open(local_cfg(), run_dir=tmp_path, generation={"items_per_call": 2}) as agents:
+    with AgentSuite.open(local_cfg(), run_dir=tmp_path, generation=GENERATION, task=TASK) as agents:
         [server] = running_servers()
         assert server.running and server.parallel == 2
         items = agents.generate_from_strategy(STRATEGY, [EXEMPLAR], n=k)
@@ -71,7 +78,7 @@ def test_k_items_are_k_distinct_items_and_the_judge_scores_them(tmp_path):
 
 def test_a_killed_server_is_restarted_and_nothing_is_asked_twice(tmp_path):
     second_strategy = Strategy(**{**STRATEGY.to_dict(), "id": "strategy-pattern-1"})
-    with AgentSuite.open(local_cfg(), run_dir=tmp_path, generation={"items_per_call": 2}) as agents:
+    with AgentSuite.open(local_cfg(), run_dir=tmp_path, generation=GENERATION, task=TASK) as agents:
         [server] = running_servers()
         first = agents.generate_from_strategy(STRATEGY, [EXEMPLAR], n=2)
         os.kill(server.pid, signal.SIGKILL)
@@ -80,7 +87,7 @@ def test_a_killed_server_is_restarted_and_nothing_is_asked_twice(tmp_path):
         assert server.restarts == 1 and server.running
     assert len(first) == len(second) == 2
     # What was answered before the kill is in the run's cache: asking it again costs no call.
-    with AgentSuite.open(local_cfg(), run_dir=tmp_path, generation={"items_per_call": 2}) as agents:
+    with AgentSuite.open(local_cfg(), run_dir=tmp_path, generation=GENERATION, task=TASK) as agents:
         again = agents.generate_from_strategy(STRATEGY, [EXEMPLAR], n=2)
         usage = agents.usage.agents["pattern_generation"]
     assert [g.item.question for g in again] == [g.item.question for g in first]
