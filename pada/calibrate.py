@@ -89,12 +89,11 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
         checks: Also ask for the written verdict (``quality_gate.judge_checks``).
         out_dir: Where the teacher cache, the server log and the results go.
     """
-    from omegaconf import OmegaConf
-
     from pada.agents import AgentSuite, GeneratedItem
     from pada.data import prepare_splits
     from pada.loop.quality_gate import judge_score
     from pada.tasks import task_description
+    from pada.teacher.lm import distinct_judge
 
     kind = str(cfg.dataset.kind)
     splits = prepare_splits(cfg.dataset, out_dir)
@@ -105,14 +104,11 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
         "true": items,
         "corrupt": [corrupt(i, rng, pool) for i in items],
     }
-    judge_is_teacher = OmegaConf.to_container(cfg.judge, resolve=True) == OmegaConf.to_container(
-        cfg.teacher, resolve=True
-    )
     rows: dict[str, list[dict[str, Any]]] = {}
     start = time.perf_counter()
     with AgentSuite.open(
         cfg.teacher,
-        None if judge_is_teacher else cfg.judge,
+        distinct_judge(cfg.teacher, cfg.judge),
         run_dir=out_dir,
         task=task_description(cfg.dataset.name, kind),
         task_kind=kind,

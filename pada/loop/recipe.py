@@ -135,14 +135,12 @@ def open_agents(cfg: DictConfig, run_dir: Path, splits: Mapping[str, Sequence[It
     and validation solutions are remembered, since free-form failures are shown with them.
     """
     from pada.agents.suite import AgentSuite
+    from pada.teacher.lm import distinct_judge
 
-    judge_is_teacher = OmegaConf.to_container(cfg.judge, resolve=True) == OmegaConf.to_container(
-        cfg.teacher, resolve=True
-    )
     kind = str(cfg.dataset.kind)
     with AgentSuite.open(
         cfg.teacher,
-        None if judge_is_teacher else cfg.judge,
+        distinct_judge(cfg.teacher, cfg.judge),
         cfg.embedder,
         cfg.pattern_mining,
         cfg.generation,

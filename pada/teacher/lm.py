@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import dspy
+from omegaconf import OmegaConf
 
 from pada.config.schema import PROVIDERS, LMConfig, typed
 from pada.errors import ConfigError
@@ -222,6 +223,14 @@ def build_lm(cfg: LMConfig, role: str = "teacher", servers: _Servers | None = No
         logprobs=provider in LOGPROBS if cfg.logprobs is None else bool(cfg.logprobs),
         json_schema=provider in JSON_SCHEMA if cfg.json_schema is None else bool(cfg.json_schema),
     )
+
+
+def distinct_judge(teacher_cfg: LMConfig, judge_cfg: LMConfig) -> LMConfig | None:
+    """``judge_cfg``, or ``None`` when it configures the same LM as the teacher (which then judges too)."""
+    same = OmegaConf.to_container(judge_cfg, resolve=True) == OmegaConf.to_container(
+        teacher_cfg, resolve=True
+    )
+    return None if same else judge_cfg
 
 
 @contextlib.contextmanager
