@@ -194,11 +194,17 @@ class TrainerConfig:
     ``num_threads``: torch threads per training process on the CPU (``null``: the cores this process
     may use, shared between DDP processes). ``group_by_length`` batches items of similar length
     together; ``shuffle_options`` shows a letter-style item's options in a new order each epoch.
+
+    ``strategy`` is Lightning's: a name (``auto``, ``ddp``...) or a node with a ``_target_`` (for
+    example ``lightning.pytorch.strategies.DDPStrategy`` with its own arguments). ``lightning`` is the
+    Trainer itself for ``hydra.utils.instantiate``: its ``_target_`` (a ``Trainer`` subclass of one's
+    own, if wanted) and any further ``Trainer`` argument (``+trainer.lightning.deterministic=true``).
+    The arguments that the fields above set are refused there, so each setting has one key.
     """
 
     accelerator: str = "cpu"
     devices: int = 1
-    strategy: str = "auto"
+    strategy: Any = "auto"
     precision: str = "32-true"
     max_epochs: int = 1
     max_steps: int = -1
@@ -216,6 +222,34 @@ class TrainerConfig:
     group_by_length: bool = True
     shuffle_options: bool = True
     restart_from_base: bool = True
+    lightning: dict[str, Any] = field(default_factory=lambda: {"_target_": "lightning.pytorch.Trainer"})
+
+
+#: ``Trainer`` arguments that a ``trainer`` field sets, by the field that sets them.
+TRAINER_FIELDS = {
+    "accelerator": "accelerator",
+    "devices": "devices",
+    "strategy": "strategy",
+    "precision": "precision",
+    "max_epochs": "max_epochs",
+    "max_steps": "max_steps",
+    "accumulate_grad_batches": "grad_accum",
+    "gradient_clip_val": "grad_clip",
+    "enable_progress_bar": "progress_bar",
+    "logger": None,
+    "callbacks": None,
+}
+
+
+def lightning_key_problem(lightning: Any) -> str | None:
+    """What is wrong with a ``trainer.lightning`` node (an argument a field owns, no target), or None."""
+    if "_target_" not in lightning:
+        return "trainer.lightning._target_: missing (the Trainer class, e.g. lightning.pytorch.Trainer)"
+    for key, owner in TRAINER_FIELDS.items():
+        if key in lightning:
+            where = f"trainer.{owner}" if owner else "pada (it passes its own)"
+            return f"trainer.lightning.{key}: set by {where}, not here"
+    return None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from omegaconf import DictConfig
 
-from pada.config.schema import PROVIDERS
+from pada.config.schema import PROVIDERS, lightning_key_problem
 from pada.errors import ConfigError
 from pada.tasks.answers import RULES as ANSWER_RULES
 
@@ -161,6 +161,9 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg, f"{tr}.lr", lambda v: 0 < v < 1, "a learning rate in (0, 1)")
     _check(cfg, f"{tr}.warmup_ratio", _unit, "a number in [0, 1]")
     _check(cfg, f"{tr}.grad_clip", lambda v: v >= 0, "a number >= 0 (0 = off)")
+    problem = lightning_key_problem(cfg[tr].lightning)
+    if problem:
+        raise ConfigError(f"config key {problem}.")
     if cfg[tr].scheduler not in ("cosine", "linear", "constant"):
         _fail(f"{tr}.scheduler", cfg[tr].scheduler, "cosine, linear or constant")
 

@@ -581,29 +581,11 @@ class PadaRecipe:
             batch = agents.in_parallel(tasks)
             if not batch:
                 break
-            items = [g.item for g in batch]
-            verdicts: dict[str, Any] = {}
-            if self.method.quality_gate:
-                # Only what passes the cheap checks costs a judge call.
-                screened = self.gate.prescreen(items)
-                to_judge = [g for g, reasons in zip(batch, screened, strict=True) if not reasons]
-                verdicts = self._judge_until_full(to_judge, {p: quota[p] - accepted[p] for p in quota})
-                unjudged = {g.id for g in to_judge} - verdicts.keys()
-            scores = (
-                {i: (judge_score(v), v.reasons) for i, v in verdicts.items()}
-                if self.method.quality_gate
-                else None
-            )
-            decisions = self.gate.check(items, scores)
+            decisions, verdicts = self._gate_attempt(batch, {p: quota[p] - accepted[p] for p in quota})
             for g, d in zip(batch, decisions, strict=True):
                 v = verdicts.get(g.id)
-                over = d.accepted and accepted[g.path] >= quota[g.path]
-                if over:
+                if d.accepted and accepted[g.path] >= quota[g.path]:
                     d = GateDecision(d.item_id, False, ["budget: the path's quota was already filled"])
-                elif self.method.quality_gate and g.id in unjudged:
-                    d = GateDecision(
-                        d.item_id, False, ["budget: the path's quota was filled before it was judged"]
-                    )
                 if d.accepted:
                     accepted[g.path] += 1
                 samples.append(self._sample_row(g, d, v, attempt))
@@ -625,6 +607,31 @@ class PadaRecipe:
         )
         stats = {"requested": requested, "quota": quota, "accepted": accepted, "notes": notes}
         return samples, stats
+
+    def _gate_attempt(
+        self, batch: list[Any], need: dict[str, int]
+    ) -> tuple[list[GateDecision], dict[str, Any]]:
+        """Quality Control Agent + checks on one attempt's items: a decision per item, in order.
+
+        Only items that pass the cheap checks are judged, and only until each path has what it
+        ``need`` says (an item left unjudged for that is rejected as over budget); without the gate
+        (``method.quality_gate: false``) only the checks that need no judge run.
+        """
+        items = [g.item for g in batch]
+        if not self.method.quality_gate:
+            return self.gate.check(items, None), {}
+        screened = self.gate.prescreen(items)
+        to_judge = [g for g, reasons in zip(batch, screened, strict=True) if not reasons]
+        verdicts = self._judge_until_full(to_judge, need)
+        scores = {i: (judge_score(v), v.reasons) for i, v in verdicts.items()}
+        unjudged = {g.id for g in to_judge} - verdicts.keys()
+        decisions = [
+            GateDecision(d.item_id, False, ["budget: the path's quota was filled before it was judged"])
+            if g.id in unjudged
+            else d
+            for g, d in zip(batch, self.gate.check(items, scores), strict=True)
+        ]
+        return decisions, verdicts
 
     def _judge_until_full(self, to_judge: list[Any], need: dict[str, int]) -> dict[str, Any]:
         """Judge in waves, two items per judge slot, until each path has enough items that passed.

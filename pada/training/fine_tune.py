@@ -6,14 +6,16 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
-from pada.config.schema import ModelConfig, TrainerConfig
+from pada.config.schema import ModelConfig, TrainerConfig, lightning_key_problem
 from pada.tasks.schema import Item
 from pada.training.data import SFTDataModule
 from pada.training.models import configure_threads, load_base, mc_style
@@ -121,31 +123,60 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
+def trainer_node(trainer_cfg: TrainerConfig, out_dir: Path) -> dict[str, Any]:
+    """The ``Trainer``'s node for ``hydra.utils.instantiate``: ``trainer.lightning`` plus the fields.
+
+    pada's own defaults (no checkpoints, no sanity run, files under ``out_dir``, a fresh DataLoader
+    per epoch for the per-epoch option shuffle) come first, then ``trainer.lightning``, then the
+    arguments that ``trainer`` fields set; setting one of those in ``trainer.lightning`` is an error
+    naming the field to use instead.
+    """
+    extra = _plain(trainer_cfg.lightning)
+    problem = lightning_key_problem(extra)
+    if problem:
+        raise ValueError(problem)
+    strategy = trainer_cfg.strategy
+    if isinstance(strategy, Mapping):  # a node of its own: built by the same instantiate call
+        strategy = _plain(strategy)
+    return {
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "log_every_n_steps": 1,
+        # A new DataLoader per epoch: the data module shuffles option orders per epoch.
+        "reload_dataloaders_every_n_epochs": 1,
+        "default_root_dir": str(out_dir),
+        **extra,
+        "accelerator": trainer_cfg.accelerator,
+        "devices": trainer_cfg.devices,
+        "strategy": strategy,
+        "precision": trainer_cfg.precision,
+        "max_epochs": int(trainer_cfg.max_epochs),
+        "max_steps": int(trainer_cfg.max_steps),
+        "accumulate_grad_batches": int(trainer_cfg.grad_accum),
+        "gradient_clip_val": float(trainer_cfg.grad_clip) or None,
+        "enable_progress_bar": bool(trainer_cfg.progress_bar),
+    }
+
+
+def _plain(node: Any) -> dict[str, Any]:
+    """A config node (``DictConfig`` or mapping) as a plain dict, interpolations resolved."""
+    if isinstance(node, DictConfig):
+        return dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
+    return dict(node)
+
+
 def build_trainer(
     trainer_cfg: TrainerConfig, out_dir: Path, logger: Any = None, callbacks: list | None = None
 ) -> L.Trainer:
-    """Build a Lightning ``Trainer`` from a ``TrainerConfig``: no checkpoints, no files in the CWD."""
+    """Build the Lightning ``Trainer`` from ``trainer.lightning`` and the ``trainer`` fields.
+
+    ``hydra.utils.instantiate`` builds it, and a ``strategy`` given as a ``_target_`` node with it;
+    the logger and callbacks are objects pada passes in.
+    """
     quiet_lightning()
-    return L.Trainer(
-        accelerator=trainer_cfg.accelerator,
-        devices=trainer_cfg.devices,
-        strategy=trainer_cfg.strategy,
-        precision=trainer_cfg.precision,
-        max_epochs=int(trainer_cfg.max_epochs),
-        max_steps=int(trainer_cfg.max_steps),
-        accumulate_grad_batches=int(trainer_cfg.grad_accum),
-        gradient_clip_val=trainer_cfg.grad_clip or None,
-        logger=logger if logger is not None else False,
-        log_every_n_steps=1,
-        callbacks=callbacks or [],
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=bool(trainer_cfg.progress_bar),
-        num_sanity_val_steps=0,
-        # A new DataLoader per epoch: the data module shuffles option orders per epoch.
-        reload_dataloaders_every_n_epochs=1,
-        default_root_dir=str(out_dir),
-    )
+    node = trainer_node(trainer_cfg, out_dir)
+    return instantiate(node, logger=logger if logger is not None else False, callbacks=callbacks or [])
 
 
 def train_adapter(

@@ -31,6 +31,8 @@ from pada.errors import ConfigError
         ("dataset.invalid_items=maybe", "dataset.invalid_items"),
         ("teacher.api_base=notaurl", "teacher.api_base"),
         ("judge.api_base=ftp://x", "judge.api_base"),
+        ("+trainer.lightning.max_epochs=3", "trainer.lightning.max_epochs"),
+        ("~trainer.lightning._target_", "trainer.lightning._target_"),
     ],
 )
 def test_bad_value_names_its_key(compose, override: str, key: str) -> None:

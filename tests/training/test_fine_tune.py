@@ -148,3 +148,37 @@ def test_training_that_keeps_diverging_stops_with_a_clear_error(
     with pytest.raises(TrainingDiverged, match="non-finite gradients; lower trainer.lr"):
         fine_tune(tiny_model_cfg, tiny_trainer_cfg, make_items(), tmp_path / "a", seed=0)
     assert not (tmp_path / "a" / ADAPTER_WEIGHTS).exists()
+
+
+def test_the_trainer_is_built_from_its_config_node(tmp_path):
+    """``trainer.lightning`` names the class and carries extra arguments; a strategy may be a node."""
+    from omegaconf import OmegaConf
+
+    from pada.config.schema import TrainerConfig
+    from pada.training.fine_tune import build_trainer
+
+    cfg = OmegaConf.structured(TrainerConfig(max_epochs=3, grad_clip=0.0))
+    cfg.lightning.deterministic = True
+    cfg.strategy = {"_target_": "lightning.pytorch.strategies.SingleDeviceStrategy", "device": "cpu"}
+    trainer = build_trainer(cfg, tmp_path)
+    assert type(trainer.strategy).__name__ == "SingleDeviceStrategy"
+    assert trainer.max_epochs == 3 and trainer.gradient_clip_val is None
+    assert torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    assert trainer.checkpoint_callback is None and trainer.default_root_dir == str(tmp_path)
+
+
+def test_a_trainer_argument_that_a_field_owns_is_refused_in_the_node(tmp_path):
+    from omegaconf import OmegaConf
+
+    from pada.config.schema import TrainerConfig
+    from pada.training.fine_tune import build_trainer
+
+    cfg = OmegaConf.structured(TrainerConfig())
+    cfg.lightning.accumulate_grad_batches = 4
+    try:
+        build_trainer(cfg, tmp_path)
+    except ValueError as e:
+        assert "trainer.lightning.accumulate_grad_batches" in str(e) and "trainer.grad_accum" in str(e)
+    else:
+        raise AssertionError("a key owned by trainer.grad_accum was accepted in trainer.lightning")
