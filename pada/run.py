@@ -16,6 +16,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from pada.config import validate
@@ -119,8 +120,17 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
 
     start = time.perf_counter() - folder.state().get("wall_s", 0.0)
     job = HydraConfig.get().job
-    with Tracker(cfg.logger, out, cfg, job_name=f"{cfg.experiment_name}-{cfg.method.name}-s{cfg.seed}",
-                 group=cfg.experiment_name) as tracker:  # fmt: skip
+    # The logger group names the tracker class; not recursive, so the config it logs stays a config.
+    job_name = f"{cfg.experiment_name}-{cfg.method.name}-s{cfg.seed}"
+    tracker: Tracker = instantiate(
+        cfg.logger,
+        run_dir=out,
+        run_config=cfg,
+        job_name=job_name,
+        group=cfg.experiment_name,
+        _recursive_=False,
+    )
+    with tracker:
         recipe = PadaRecipe(cfg, folder, splits.as_dict(), reserve=splits.reserve, select_ids=splits.select)
         rounds_so_far: list[dict[str, Any]] = []
 

@@ -254,8 +254,13 @@ def lightning_key_problem(lightning: Any) -> str | None:
 
 @dataclass
 class LoggerConfig:
-    """Experiment tracking. ``mode`` is always explicit: ``offline``, ``online`` or ``disabled``."""
+    """Experiment tracking. ``mode`` is always explicit: ``offline``, ``online`` or ``disabled``.
 
+    Built by ``hydra.utils.instantiate``: ``_target_`` names the tracker class
+    (:class:`pada.tracking.Tracker`, W&B), and the other keys are its arguments.
+    """
+
+    _target_: str = "pada.tracking.Tracker"
     mode: str = "offline"
     project: str = "pada"
     entity: str | None = None

@@ -23,7 +23,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pada.config.schema import LoggerConfig, typed
 from pada.errors import ConfigError
 from pada.tracking import plots
 from pada.tracking.redact import env_secrets, redact, redact_argv
@@ -100,44 +99,53 @@ def _argv_redacted(secrets: set[str]) -> Iterator[None]:
 class Tracker:
     """A W&B run for one pada job; use it as a context manager.
 
+    ``python -m pada`` builds it from the ``logger`` group with ``hydra.utils.instantiate``
+    (``logger._target_``, this class by default; a tracker of one's own with the same methods can
+    take its place), passing the run folder, the config, the job name and the group.
+
     Example:
-        >>> with Tracker(cfg.logger, run_dir, cfg, job_name="pada") as tracker:  # doctest: +SKIP
+        >>> with Tracker(run_dir, cfg, job_name="pada", mode="offline") as tracker:  # doctest: +SKIP
         ...     tracker.log_round(round_metrics)
         ...     tracker.plot_accuracy(rounds)
         ...     tracker.log_summary(final)
 
     Args:
-        logger_cfg: The ``logger`` config group (:class:`pada.config.schema.LoggerConfig`): ``mode``,
-            ``project``, ``entity``, ``tags``.
         run_dir: The job's run folder; offline runs land in ``run_dir/wandb``.
-        config: The composed config (a ``DictConfig`` or plain dict), logged with secrets redacted.
+        run_config: The composed config (a ``DictConfig`` or plain dict), logged with secrets redacted.
         job_name: The W&B run's display name (e.g. Hydra's job name or override dirname).
         group: Groups runs in the W&B UI (e.g. a multirun or sweep); W&B's own ``WANDB_RUN_GROUP``
             environment variable applies when this is None.
         plots_dir: Where the ``plot_*`` helpers save PNGs; ``run_dir/plots`` by default.
+        mode: W&B's mode: ``offline``, ``online`` or ``disabled`` (the ``logger`` group's keys
+            follow, :class:`pada.config.schema.LoggerConfig`).
+        project: The W&B project.
+        entity: The W&B team or user (online runs).
+        tags: W&B tags on the run.
     """
 
     def __init__(
         self,
-        logger_cfg: LoggerConfig | None,
         run_dir: Path,
-        config: Any,
+        run_config: Any,
         job_name: str,
         group: str | None = None,
         plots_dir: Path | None = None,
+        mode: str = "offline",
+        project: str = "pada",
+        entity: str | None = None,
+        tags: Sequence[str] = (),
     ) -> None:
-        logger_cfg = typed(LoggerConfig, logger_cfg)
-        self.mode: str = str(logger_cfg.mode)
+        self.mode: str = str(mode)
         if self.mode not in MODES:
             raise ConfigError(f"logger.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        self.project: str = str(logger_cfg.project)
-        self.entity: str | None = logger_cfg.entity
-        self.tags: list[str] = [str(t) for t in logger_cfg.tags]
+        self.project: str = str(project)
+        self.entity: str | None = entity
+        self.tags: list[str] = [str(t) for t in tags]
         self.run_dir = Path(run_dir)
         self.plots_dir = Path(plots_dir) if plots_dir is not None else self.run_dir / "plots"
         self.job_name = job_name
         self.group = group
-        container = _to_container(config)
+        container = _to_container(run_config)
         self._secrets = env_secrets(container, _ALWAYS_SECRET_ENV)
         self.config: dict[str, Any] = redact(container, self._secrets)
         self._run: Any = None

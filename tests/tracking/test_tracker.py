@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hydra.utils import instantiate
 
 from pada.tracking import REDACTED, Tracker
 
@@ -83,7 +84,7 @@ def _run_job(run_dir: Path, mode: str = "offline") -> Tracker:
     adapter = run_dir / "adapter"
     adapter.mkdir()
     (adapter / "adapter_model.safetensors").write_bytes(b"\0" * 16)
-    with Tracker({"mode": mode, "project": "pada", "tags": ["test"]}, run_dir, _config(), "job-0") as tracker:
+    with Tracker(run_dir, _config(), "job-0", mode=mode, project="pada", tags=["test"]) as tracker:
         for record in ROUNDS:
             tracker.log_round(record)
             tracker.plot_cluster_sizes(PATTERNS, round=record["round"])
@@ -169,11 +170,11 @@ def test_jobs_in_one_process_get_their_own_runs_and_errors_close_them(tmp_path: 
     import wandb
 
     # Like a Hydra multirun: a job that crashes must not leave its run open for the next job.
-    with pytest.raises(RuntimeError), Tracker({"mode": "offline"}, tmp_path / "a", {"seed": 0}, "a") as t:
+    with pytest.raises(RuntimeError), Tracker(tmp_path / "a", {"seed": 0}, "a", mode="offline") as t:
         t.log_round({"round": 0, "val_acc": 0.1})
         raise RuntimeError("boom")
     assert wandb.run is None
-    with Tracker({"mode": "offline"}, tmp_path / "b", {"seed": 1}, "b") as t:
+    with Tracker(tmp_path / "b", {"seed": 1}, "b", mode="offline") as t:
         t.log_round({"round": 0, "val_acc": 0.2})
     assert wandb.run is None
 
@@ -194,7 +195,7 @@ def test_failed_init_leaves_a_working_no_op_tracker(tmp_path: Path, monkeypatch:
         raise wandb.errors.CommError("no network")
 
     monkeypatch.setattr(wandb, "init", broken_init)
-    with Tracker({"mode": "online"}, tmp_path, {"seed": 0}, "job") as tracker:
+    with Tracker(tmp_path, {"seed": 0}, "job", mode="online") as tracker:
         assert not tracker.active
         tracker.log_round({"round": 0, "val_acc": 0.5})
         tracker.log_table("t", [{"a": 1}])
@@ -206,7 +207,10 @@ def test_composed_pada_config_is_logged_with_the_teacher_key_redacted(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", PLANTED)
     cfg = compose("experiment=smoke", "teacher=openai", "logger=wandb_offline")
-    with Tracker(cfg.logger, tmp_path, cfg, job_name="smoke") as tracker:
+    # Built the way python -m pada builds it: from the logger group's _target_.
+    tracker = instantiate(cfg.logger, run_dir=tmp_path, run_config=cfg, job_name="smoke", _recursive_=False)
+    assert isinstance(tracker, Tracker)
+    with tracker:
         assert tracker.active
         tracker.log_round({"round": 0, "val_acc": 0.5})
     summary = json.loads(_inspect(tmp_path, "--summary", "--json"))
@@ -224,6 +228,6 @@ def test_close_finishes_a_run_someone_else_left_open(tmp_path: Path) -> None:
     wandb.init(
         mode="offline", dir=str(tmp_path), project="pada", settings=wandb.Settings(x_disable_stats=True)
     )
-    with Tracker({"mode": "disabled"}, tmp_path, {}, "job"):
+    with Tracker(tmp_path, {}, "job", mode="disabled"):
         pass
     assert wandb.run is None
