@@ -26,7 +26,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +158,20 @@ def open_agents(cfg: DictConfig, run_dir: Path, splits: Mapping[str, Sequence[It
         yield agents
 
 
+@dataclass
+class Augmented:
+    """What one round's augmentation added, and the counts that go into the round's metrics.
+
+    Attributes:
+        items: The accepted items (synthetic, or real ones for the real-data control).
+        counts: ``budget``, ``k`` (patterns drawn), ``requested``, ``generated``, ``accepted``,
+            ``rejected``, ``failed`` and ``rejected_by_reason``, as far as the method has them.
+    """
+
+    items: list[Item]
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
 class PadaRecipe:
     """One run of PaDA (or a baseline / ablation) over prepared splits.
 
@@ -220,7 +234,7 @@ class PadaRecipe:
                 metrics = self._round_metrics(t, records)
                 self._write_outcomes(t, records)
                 if previous is not None:
-                    self._effects(t, previous, records, metrics)
+                    metrics.update(self._effects(t, previous, records))
                 previous = records
                 # The round is chosen on the select part of validation; patterns come from the rest.
                 if metrics["val_select_acc"] > best_val:
@@ -235,26 +249,27 @@ class PadaRecipe:
                         )
                     self._finish_round(metrics)
                     break
-                new_items = self.augment(t, records, synthetic, metrics)
-                synthetic = self.merge(t, synthetic, new_items)
+                added = self.augment(t, records, synthetic)
+                metrics.update(added.counts)
+                synthetic = self.merge(t, synthetic, added.items)
                 self._finish_round(metrics)
         return self.rounds
 
-    def augment(
-        self, t: int, records: dict[str, list[EvalRecord]], synthetic: list[Item], metrics: dict[str, Any]
-    ) -> list[Item]:
+    def augment(self, t: int, records: dict[str, list[EvalRecord]], synthetic: list[Item]) -> Augmented:
         """One round of augmentation: patterns from validation failures, items from both paths, the gate.
 
         The controls take the same budget from elsewhere: real items in no split (``augment_with=real``)
         or items written from the task description alone, through the same gate (``generic``).
         """
         budget = int(self.cfg.generation.budget)
-        metrics["budget"] = budget
+        counts: dict[str, Any] = {"budget": budget}
         if self.method.augment_with == "real":
-            return self.add_real_items(t, synthetic, budget, metrics)
+            added = self.add_real_items(t, synthetic, budget)
+            return Augmented(added.items, {**counts, **added.counts})
         if self.method.augment_with == "generic":
             strategy = generic_strategy(self._task_description(), free_form=self._free_form)
-            return self.generate(t, [strategy], [1], budget, [], 0, metrics, path="generic")
+            added = self.generate(t, [strategy], [1], budget, [], 0, path="generic")
+            return Augmented(added.items, {**counts, **added.counts})
         val_quota, train_quota = path_quotas(
             budget,
             self.cfg.generation.val_share,
@@ -266,17 +281,17 @@ class PadaRecipe:
             analyses = self.analyze_errors(t, records["validation"])
             if self.method.cluster:
                 mining = self.mine_patterns(t, analyses)
-                metrics["k"] = mining.k
+                counts["k"] = mining.k
                 patterns = self.summarize_patterns(t, mining, analyses)
             else:
                 patterns = self.direct_error_patterns(t, analyses, val_quota)
-                metrics["k"] = len(patterns)
+                counts["k"] = len(patterns)
             strategies = self.draft_strategies(t, patterns)
             weights = [max(1, len(p.member_ids)) for p in patterns]
             self.locate_patterns(t, patterns)
         train_failures = self._train_failures(records, synthetic) if train_quota else []
-        accepted = self.generate(t, strategies, weights, val_quota, train_failures, train_quota, metrics)
-        return accepted
+        added = self.generate(t, strategies, weights, val_quota, train_failures, train_quota)
+        return Augmented(added.items, {**counts, **added.counts})
 
     # ------------------------------------------------------------------ stages: the student
 
@@ -447,9 +462,8 @@ class PadaRecipe:
         val_quota: int,
         train_failures: list[EvalRecord],
         train_quota: int,
-        metrics: dict[str, Any],
         path: str = "pattern",
-    ) -> list[Item]:
+    ) -> Augmented:
         """Data Generation Agent + Quality Control Agent, until each path's quota of accepted items is met.
 
         Rejected items are regenerated: each attempt asks only for what is still missing, with fresh
@@ -478,11 +492,9 @@ class PadaRecipe:
             )
             self._write_generated(stage.dir, samples, stats)
             stage.finish(strategies=len(strategies))
-        return self._generated(stage.dir, metrics)
+        return self._generated(stage.dir)
 
-    def add_real_items(
-        self, t: int, synthetic: list[Item], budget: int, metrics: dict[str, Any]
-    ) -> list[Item]:
+    def add_real_items(self, t: int, synthetic: list[Item], budget: int) -> Augmented:
         """The real-data control: the next ``budget`` items of the reserve (real items in no split)."""
         used = {i.id for i in synthetic}
         fresh = [i for i in self.reserve if i.id not in used and i.kind == self._kind]
@@ -503,7 +515,7 @@ class PadaRecipe:
                      "notes": notes}  # fmt: skip
             self._write_generated(stage.dir, samples, stats)
             stage.finish(reserve=len(self.reserve))
-        return self._generated(stage.dir, metrics)
+        return self._generated(stage.dir)
 
     @staticmethod
     def _write_generated(out: Path, samples: list[dict[str, Any]], stats: dict[str, Any]) -> None:
@@ -511,8 +523,8 @@ class PadaRecipe:
         write_jsonl(out / "samples.jsonl", samples)
         write_jsonl(out / "accepted.jsonl", [s["item"] for s in samples if s["accepted"]])
 
-    def _generated(self, out: Path, metrics: dict[str, Any]) -> list[Item]:
-        """Read a generate stage's samples back, count them into ``metrics``, return the accepted items."""
+    def _generated(self, out: Path) -> Augmented:
+        """Read a generate stage's samples back: the accepted items and their counts."""
         samples = read_jsonl(out / "samples.jsonl")
         stats = read_json(out / "stats.json")
         self.notes += stats["notes"]
@@ -520,15 +532,15 @@ class PadaRecipe:
         for s in samples:
             for kind in {r.split(":", 1)[0] for r in s["reasons"]}:
                 reasons[kind] = reasons.get(kind, 0) + 1
-        metrics.update(
-            requested=stats["requested"],
-            generated=len(samples),
-            accepted=sum(s["accepted"] for s in samples),
-            rejected=sum(not s["accepted"] for s in samples),
-            failed=stats["requested"] - len(samples),
-            rejected_by_reason=reasons,
-        )
-        return _items_from_dicts([s["item"] for s in samples if s["accepted"]])
+        counts = {
+            "requested": stats["requested"],
+            "generated": len(samples),
+            "accepted": sum(s["accepted"] for s in samples),
+            "rejected": sum(not s["accepted"] for s in samples),
+            "failed": stats["requested"] - len(samples),
+            "rejected_by_reason": reasons,
+        }
+        return Augmented(_items_from_dicts([s["item"] for s in samples if s["accepted"]]), counts)
 
     def _generate_and_gate(
         self,
@@ -729,15 +741,15 @@ class PadaRecipe:
         t: int,
         before: dict[str, list[EvalRecord]],
         after: dict[str, list[EvalRecord]],
-        metrics: dict[str, Any],
-    ) -> None:
+    ) -> dict[str, Any]:
         """Round ``t``'s forgetting against round ``t - 1``, and the effects on ``t - 1``'s patterns."""
-        metrics["forgetting"] = forgetting(before["test"], after["test"])
+        out: dict[str, Any] = {"forgetting": forgetting(before["test"], after["test"])}
         near = self.folder.root / f"round_{t - 1}" / "locate_patterns" / "near.json"
         if near.exists():
             effects = pattern_effects(read_json(near), t - 1, before, after)
-            metrics["pattern_effects"] = effects
-            metrics["pattern_fix"] = summarize_effects(effects)
+            out["pattern_effects"] = effects
+            out["pattern_fix"] = summarize_effects(effects)
+        return out
 
     def _write_outcomes(self, t: int, records: dict[str, list[EvalRecord]]) -> None:
         # Each round's right / wrong per test and validation item, for paired statistics (pada.report).

@@ -85,10 +85,10 @@ def test_exemplars_and_the_real_data_control_take_items_of_the_tasks_kind(tmp_pa
     recipe = recipe_for(tmp_path, augment_with="real")
     exemplars = recipe._exemplars(0)
     assert len(exemplars) == 2 and all(isinstance(e, QAItem) and e.solution for e in exemplars)
-    metrics: dict = {}
-    added = recipe.add_real_items(0, [], 2, metrics)
-    assert added == RESERVE and isinstance(added[0], QAItem) and added[0].solution == "3 x 8 = 24."
-    assert metrics["accepted"] == 1
+    added = recipe.add_real_items(0, [], 2)
+    assert added.items == RESERVE and isinstance(added.items[0], QAItem)
+    assert added.items[0].solution == "3 x 8 = 24."
+    assert added.counts["accepted"] == 1
 
 
 def scripted_agents(**engines: ScriptedEngine) -> AgentSuite:
@@ -187,11 +187,11 @@ def test_a_round_of_augmentation_on_a_free_form_task(compose, tmp_path: Path, me
         "test": [qa_eval(i, "test") for i in test],
     }
 
-    metrics: dict = {}
-    accepted = recipe.augment(0, records, [], metrics)
+    added = recipe.augment(0, records, [])
+    accepted = added.items
 
     assert accepted and all(isinstance(i, QAItem) and i.solution and i.answer for i in accepted)
-    assert metrics["accepted"] == len(accepted) <= 4
+    assert added.counts["accepted"] == len(accepted) <= 4 and added.counts["budget"] == 4
     samples = [
         json.loads(line) for line in (tmp_path / "round_0/generate/samples.jsonl").read_text().splitlines()
     ]
