@@ -523,9 +523,10 @@ def pair_groups(report: Report, index: int, other: int) -> Paired:
     paired = Paired(other)
     mine = _by_seed(report.members[index], label, report.warnings)
     theirs = _by_seed(report.members[other], other_label, report.warnings)
-    lonely = sorted(set(mine) ^ set(theirs))
-    if lonely:
-        report.warnings.append(f"{label}: seeds {lonely} have no partner run in the {other_label} group")
+    for have, lack, seeds in ((label, other_label, set(mine) - set(theirs)),
+                              (other_label, label, set(theirs) - set(mine))):  # fmt: skip
+        if seeds:
+            report.warnings.append(f"{have}: seeds {sorted(seeds)} have no partner run in the {lack} group")
     pairs = []
     for seed in sorted(set(mine) & set(theirs)):
         a, b = mine[seed].test_outcomes, theirs[seed].test_outcomes

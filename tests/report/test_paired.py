@@ -211,6 +211,16 @@ def test_different_test_ids_use_the_intersection_and_warn(tmp_path: Path) -> Non
     assert any("test ids differ" in w and "9 shared" in w for w in report.warnings)
 
 
+def test_a_seed_without_a_partner_is_named_under_the_group_that_has_it(tmp_path: Path) -> None:
+    for seed in (0, 1):
+        _run(tmp_path, f"sft-{seed}", "sft", seed, _marks(N, SFT_RIGHT))
+    _run(tmp_path, "pada-0", "pada", 0, _marks(N, SFT_RIGHT))
+    _run(tmp_path, "pada-2", "pada", 2, _marks(N, SFT_RIGHT))
+    warnings = build_report(tmp_path, n_boot=200).warnings
+    assert "sft: seeds [1] have no partner run in the pada group" in warnings
+    assert "pada: seeds [2] have no partner run in the sft group" in warnings
+
+
 def test_sft_group_with_matching_settings_is_used(tmp_path: Path) -> None:
     for seed in (0, 1):
         for exp, right in (("a", set(range(5))), ("b", set(range(10)))):
