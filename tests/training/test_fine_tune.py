@@ -160,11 +160,13 @@ def test_the_trainer_is_built_from_its_config_node(tmp_path):
     cfg = OmegaConf.structured(TrainerConfig(max_epochs=3, grad_clip=0.0))
     cfg.lightning.deterministic = True
     cfg.strategy = {"_target_": "lightning.pytorch.strategies.SingleDeviceStrategy", "device": "cpu"}
-    trainer = build_trainer(cfg, tmp_path)
+    try:
+        trainer = build_trainer(cfg, tmp_path)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:  # Trainer(deterministic=True) switches a process-wide torch flag on
+        torch.use_deterministic_algorithms(False)
     assert type(trainer.strategy).__name__ == "SingleDeviceStrategy"
     assert trainer.max_epochs == 3 and trainer.gradient_clip_val is None
-    assert torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(False)
     assert trainer.checkpoint_callback is None and trainer.default_root_dir == str(tmp_path)
 
 
