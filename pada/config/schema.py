@@ -333,6 +333,22 @@ def register() -> None:
         cs.store(group=group, name=f"base_{group}", node=schema)
 
 
+def plain(node: Any, *, unresolved_ok: bool = False) -> dict[str, Any]:
+    """A config node (``DictConfig`` or any mapping) as a plain dict, interpolations resolved.
+
+    With ``unresolved_ok``, a node whose interpolations cannot resolve here (``${hydra:...}`` outside
+    a Hydra job) is returned with them as written instead of raising.
+    """
+    if not isinstance(node, DictConfig):
+        return dict(node)
+    try:
+        return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
+    except Exception:
+        if not unresolved_ok:
+            raise
+        return OmegaConf.to_container(node, resolve=False)  # type: ignore[return-value]
+
+
 def typed(schema: type[T], cfg: Any = None) -> T:
     """``cfg`` as a complete, type-checked ``schema`` node; the schema's defaults fill the keys it lacks.
 

@@ -265,17 +265,32 @@ class PadaRecipe:
         counts: dict[str, Any] = {"budget": budget}
         if self.method.augment_with == "real":
             added = self.add_real_items(t, synthetic, budget)
-            return Augmented(added.items, {**counts, **added.counts})
-        if self.method.augment_with == "generic":
+        elif self.method.augment_with == "generic":
             strategy = generic_strategy(self._task_description(), free_form=self._free_form)
             added = self.generate(t, [strategy], [1], budget, [], 0, path="generic")
-            return Augmented(added.items, {**counts, **added.counts})
+        else:
+            added = self.augment_targeted(t, records, synthetic, budget)
+        return Augmented(added.items, {**counts, **added.counts})
+
+    def augment_targeted(
+        self,
+        t: int,
+        records: dict[str, list[EvalRecord]],
+        synthetic: list[Item],
+        budget: int,
+    ) -> Augmented:
+        """PaDA's and LLM2LLM's paths, each with its share of ``budget``.
+
+        Strategies come from patterns mined in validation failures, error-correcting items from
+        training failures; the counts include the number of patterns, ``k``.
+        """
         val_quota, train_quota = path_quotas(
             budget,
             self.cfg.generation.val_share,
             self.method.use_val_patterns,
             self.method.use_train_errors,
         )
+        counts: dict[str, Any] = {}
         strategies, weights = [], []
         if val_quota:
             analyses = self.analyze_errors(t, records["validation"])

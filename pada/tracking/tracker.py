@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pada.config.schema import plain
 from pada.errors import ConfigError
 from pada.tracking import plots
 from pada.tracking.redact import env_secrets, redact, redact_argv
@@ -54,20 +55,6 @@ def flatten(metrics: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dic
         else:
             out[name] = value
     return out
-
-
-def _to_container(config: Any) -> dict[str, Any]:
-    try:
-        from omegaconf import DictConfig, OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf is a hard dependency of pada
-        return dict(config)
-    if isinstance(config, DictConfig):
-        try:
-            return OmegaConf.to_container(config, resolve=True)  # type: ignore[return-value]
-        except Exception:
-            # ${hydra:...} interpolations only resolve inside a Hydra job; log them unresolved.
-            return OmegaConf.to_container(config, resolve=False)  # type: ignore[return-value]
-    return dict(config)
 
 
 def _safe_name(name: str) -> str:
@@ -145,7 +132,8 @@ class Tracker:
         self.plots_dir = Path(plots_dir) if plots_dir is not None else self.run_dir / "plots"
         self.job_name = job_name
         self.group = group
-        container = _to_container(run_config)
+        # ${hydra:...} interpolations only resolve inside a Hydra job; elsewhere they are logged as written.
+        container = plain(run_config, unresolved_ok=True)
         self._secrets = env_secrets(container, _ALWAYS_SECRET_ENV)
         self.config: dict[str, Any] = redact(container, self._secrets)
         self._run: Any = None

@@ -13,9 +13,8 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 
-from pada.config.schema import ModelConfig, TrainerConfig, lightning_key_problem
+from pada.config.schema import ModelConfig, TrainerConfig, lightning_key_problem, plain
 from pada.tasks.schema import Item
 from pada.training.data import SFTDataModule
 from pada.training.models import configure_threads, load_base, mc_style
@@ -131,13 +130,13 @@ def trainer_node(trainer_cfg: TrainerConfig, out_dir: Path) -> dict[str, Any]:
     arguments that ``trainer`` fields set; setting one of those in ``trainer.lightning`` is an error
     naming the field to use instead.
     """
-    extra = _plain(trainer_cfg.lightning)
+    extra = plain(trainer_cfg.lightning)
     problem = lightning_key_problem(extra)
     if problem:
         raise ValueError(problem)
     strategy = trainer_cfg.strategy
     if isinstance(strategy, Mapping):  # a node of its own: built by the same instantiate call
-        strategy = _plain(strategy)
+        strategy = plain(strategy)
     return {
         "enable_checkpointing": False,
         "enable_model_summary": False,
@@ -157,13 +156,6 @@ def trainer_node(trainer_cfg: TrainerConfig, out_dir: Path) -> dict[str, Any]:
         "gradient_clip_val": float(trainer_cfg.grad_clip) or None,
         "enable_progress_bar": bool(trainer_cfg.progress_bar),
     }
-
-
-def _plain(node: Any) -> dict[str, Any]:
-    """A config node (``DictConfig`` or mapping) as a plain dict, interpolations resolved."""
-    if isinstance(node, DictConfig):
-        return dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
-    return dict(node)
 
 
 def build_trainer(
