@@ -97,6 +97,19 @@ def free_form_seed_inputs(record: EvalRecord, solution: str | None) -> dict[str,
     }
 
 
+def _numbering_base(numbers: Sequence[Any], n: int) -> int:
+    """Whether the teacher numbered its answers to ``n`` failures from 1 (as shown) or from 0.
+
+    The failures are shown as "Failure 1" to "Failure n", but the embedded teacher often answers
+    "failure": 0, 1, ...: read as 1-based, every item goes to the failure before its own (gsm8k: all
+    24 verbatim copies of a failed problem were filed under a neighbour's id, where the copy check
+    against the item's own failure could not see them). Numbers that include 0 and stay below ``n``
+    are read as 0-based.
+    """
+    ints = [x for x in numbers if isinstance(x, int)]
+    return 0 if ints and 0 in ints and max(ints) < n else 1
+
+
 def _hotter(base: float, step: int) -> float:
     """The temperature of the ``step``-th further call for the same request (see TEMPERATURE_STEP)."""
     return min(max(base, MAX_TEMPERATURE), base + TEMPERATURE_STEP * step)
@@ -332,8 +345,10 @@ class Generator:
         ctx.record(outcome.failure)
         owner: dict[int, tuple[Item, str]] = {}
         loose: list[tuple[Item, str]] = []
-        for number, item, rationale in outcome.value or []:
-            i = number - 1 if isinstance(number, int) else -1
+        answers = outcome.value or []
+        shift = _numbering_base([number for number, _, _ in answers], len(records))
+        for number, item, rationale in answers:
+            i = number - shift if isinstance(number, int) else -1
             if 0 <= i < len(records) and i not in owner:
                 owner[i] = (item, rationale)
             else:
@@ -342,9 +357,13 @@ class Generator:
             if i not in owner and loose:
                 owner[i] = loose.pop(0)
         out = []
+        # A copy of any failure in the call is dropped, not only of its own: a small teacher asked for
+        # one item per failure writes out another failure's problem word for word (gsm8k: 22 of the
+        # 72 items a run wrote), and a copy caught here never reaches the gate.
+        shown = [r.question for r in records]
         for i in sorted(owner):
             record, (item, rationale) = records[i], owner[i]
-            if self._drop(agent, item, [record.question]):
+            if self._drop(agent, item, shown):
                 continue
             target = f"the same knowledge as this training question: {record.question}"
             make = self._maker(

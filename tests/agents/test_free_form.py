@@ -265,6 +265,53 @@ def test_batched_free_form_items_from_training_failures(make_suite):
     assert qa_train_item(0).question in field(user, "avoid")
 
 
+PROBLEMS = (
+    ("Mia reads 12 pages a day for 5 days. How many pages does she read?", "60"),
+    ("A farmer plants 8 rows of 15 beans each. How many beans are planted?", "120"),
+    ("Tom has 40 dollars and spends a quarter of it on lunch. How much is left?", "30"),
+)
+
+
+def distinct_failures() -> list[EvalRecord]:
+    return [
+        EvalRecord(
+            id=f"qa-train-d{i}", split="train", question=q, choices=[], prediction="7", gold=a,
+            correct=False, output_text="#### 7",
+        )
+        for i, (q, a) in enumerate(PROBLEMS)
+    ]  # fmt: skip
+
+
+def batch_answer(*rows: tuple[int, str, str]) -> str:
+    problems = [{"failure": n, "question": q, "solution": "Worked out.", "answer": a} for n, q, a in rows]
+    return json.dumps({"problems": problems})
+
+
+def test_numbering_from_zero_files_each_item_under_its_own_failure(make_suite):
+    """The teacher answers "failure": 1, 0 for Failures 1 and 2: each item keeps its own origin."""
+    rows = [
+        (1, "A gardener sets 6 rows of 11 tulips. How many tulips?", "66"),
+        (0, "Ben runs 3 miles a day for 7 days. How many miles does he run?", "21"),
+    ]
+    engine = ScriptedEngine({"free_batch_error_generation": lambda user, call: batch_answer(*rows)})
+    suite = make_suite(engine, generation={"items_per_call": 2})
+    items = suite.generate_from_train_errors(distinct_failures()[:2])
+    assert [(g.origin, g.item.answer) for g in items] == [("qa-train-d0", "21"), ("qa-train-d1", "66")]
+
+
+def test_a_copy_of_another_failure_in_the_call_is_dropped(make_suite):
+    """Item 1 is failure 2's problem word for word: it is dropped before the gate, item 2 is kept."""
+    rows = [
+        (1, PROBLEMS[1][0], PROBLEMS[1][1]),
+        (2, "A gardener sets 6 rows of 11 tulips. How many tulips?", "66"),
+    ]
+    engine = ScriptedEngine({"free_batch_error_generation": lambda user, call: batch_answer(*rows)})
+    suite = make_suite(engine, generation={"items_per_call": 2})
+    items = suite.generate_from_train_errors(distinct_failures()[:2])
+    assert [(g.origin, g.item.answer) for g in items] == [("qa-train-d1", "66")]
+    assert suite.usage.agents["error_generation"].dropped == 1
+
+
 def test_mixed_training_failures_go_to_calls_of_their_own_kind(engine, make_suite):
     suite = make_suite(engine)
     suite.generate_from_train_errors(
