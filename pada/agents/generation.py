@@ -30,7 +30,14 @@ from pada.agents.modules import (
     ErrorCorrectingGeneration,
     PatternGuidedGeneration,
 )
-from pada.agents.parsing import ParseError, format_item, format_problem, to_mc_item, to_qa_item
+from pada.agents.parsing import (
+    ParseError,
+    format_item,
+    format_problem,
+    numbering_base,
+    to_mc_item,
+    to_qa_item,
+)
 from pada.agents.records import GeneratedItem, Strategy
 from pada.agents.signatures import first_int
 from pada.config.schema import GenerationConfig, typed
@@ -95,19 +102,6 @@ def free_form_seed_inputs(record: EvalRecord, solution: str | None) -> dict[str,
         "correct_answer": record.gold,
         "student_answer": record.prediction.strip() or "(no final answer)",
     }
-
-
-def _numbering_base(numbers: Sequence[Any], n: int) -> int:
-    """Whether the teacher numbered its answers to ``n`` failures from 1 (as shown) or from 0.
-
-    The failures are shown as "Failure 1" to "Failure n", but the embedded teacher often answers
-    "failure": 0, 1, ...: read as 1-based, every item goes to the failure before its own (gsm8k: all
-    24 verbatim copies of a failed problem were filed under a neighbour's id, where the copy check
-    against the item's own failure could not see them). Numbers that include 0 and stay below ``n``
-    are read as 0-based.
-    """
-    ints = [x for x in numbers if isinstance(x, int)]
-    return 0 if ints and 0 in ints and max(ints) < n else 1
 
 
 def _hotter(base: float, step: int) -> float:
@@ -346,7 +340,7 @@ class Generator:
         owner: dict[int, tuple[Item, str]] = {}
         loose: list[tuple[Item, str]] = []
         answers = outcome.value or []
-        shift = _numbering_base([number for number, _, _ in answers], len(records))
+        shift = numbering_base([number for number, _, _ in answers], len(records))
         for number, item, rationale in answers:
             i = number - shift if isinstance(number, int) else -1
             if 0 <= i < len(records) and i not in owner:

@@ -221,3 +221,16 @@ def nonempty(value: Any, name: str) -> str:
     if not text or text.lower() in ("none", "null", "n/a"):
         raise ParseError(f"empty field {name!r}")
     return text
+
+
+def numbering_base(numbers: Sequence[Any], n: int) -> int:
+    """Whether the teacher numbered its answers to ``n`` failures from 1 (as shown) or from 0.
+
+    Numbered inputs are meant from 1, but the embedded teacher often answers "failure": 0, 1, ...:
+    read as 1-based, every answer goes to the input before its own (gsm8k: all 24 verbatim copies of a
+    failed problem were filed under a neighbour's id, past the copy check; scireason: half of the
+    batched error analyses described the next failure's question). Numbers that include 0 and stay
+    below ``n`` are read as 0-based.
+    """
+    ints = [x for x in numbers if isinstance(x, int)]
+    return 0 if ints and 0 in ints and max(ints) < n else 1

@@ -94,6 +94,17 @@ def test_batched_analysis_and_fallback_for_missing(make_suite):
     assert suite.usage.agents["error_analysis"].parse_failures == 1
 
 
+def test_batched_analyses_numbered_from_zero_keep_their_failures(make_suite):
+    """The teacher numbers its analyses 0 and 1 for Failures 1 and 2: each goes to its own failure."""
+    rows = [{"failure": n, "root_cause": r, "error_scenario": "s", "missing_knowledge": k}
+            for n, r, k in ((0, "a", "first"), (1, "b", "second"))]  # fmt: skip
+    engine = ScriptedEngine({"batch_analysis": [json.dumps({"analyses": rows})]})
+    suite = make_suite(engine, pattern_mining={"analysis_batch_size": 2})
+    analyses = suite.analyze_errors([val_record(i) for i in range(2)])
+    assert [(a.id, a.missing_knowledge) for a in analyses] == [("val-0", "first"), ("val-1", "second")]
+    assert engine.calls == {"batch_analysis": 1}
+
+
 def test_max_failures_subsamples(engine, make_suite):
     suite = make_suite(engine, pattern_mining={"max_failures": 4}, seed=3)
     analyses = suite.analyze_errors([val_record(i) for i in range(10)])
