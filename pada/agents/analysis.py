@@ -14,7 +14,7 @@ from typing import Any
 
 from pada.agents.context import MAX_TOKENS, AgentContext, clip, is_free_form, letter_and_text
 from pada.agents.modules import ErrorAnalysis
-from pada.agents.parsing import ParseError, format_options, nonempty, numbering_base
+from pada.agents.parsing import ParseError, answer_indices, format_options, nonempty
 from pada.agents.records import Analysis
 from pada.agents.signatures import first_int
 from pada.config.schema import PatternMiningConfig, typed
@@ -98,10 +98,8 @@ class ErrorAnalyst:
         def parse(pred: Any) -> list[Analysis]:
             got: dict[int, Analysis] = {}
             answers = list(pred.analyses or [])
-            shift = numbering_base([first_int(a.failure) for a in answers], len(batch))
-            for a in answers:
-                i = first_int(a.failure)
-                i = i - shift if isinstance(i, int) else -1
+            indices = answer_indices([first_int(a.failure) for a in answers], len(batch))
+            for i, a in zip(indices, answers, strict=True):
                 if 0 <= i < len(batch) and i not in got:
                     try:
                         got[i] = _analysis(batch[i], a.root_cause, a.error_scenario, a.missing_knowledge)

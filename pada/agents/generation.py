@@ -32,9 +32,9 @@ from pada.agents.modules import (
 )
 from pada.agents.parsing import (
     ParseError,
+    answer_indices,
     format_item,
     format_problem,
-    numbering_base,
     to_mc_item,
     to_qa_item,
 )
@@ -340,9 +340,8 @@ class Generator:
         owner: dict[int, tuple[Item, str]] = {}
         loose: list[tuple[Item, str]] = []
         answers = outcome.value or []
-        shift = numbering_base([number for number, _, _ in answers], len(records))
-        for number, item, rationale in answers:
-            i = number - shift if isinstance(number, int) else -1
+        indices = answer_indices([number for number, _, _ in answers], len(records))
+        for i, (_, item, rationale) in zip(indices, answers, strict=True):
             if 0 <= i < len(records) and i not in owner:
                 owner[i] = (item, rationale)
             else:
@@ -351,9 +350,8 @@ class Generator:
             if i not in owner and loose:
                 owner[i] = loose.pop(0)
         out = []
-        # A copy of any failure in the call is dropped, not only of its own: a small teacher asked for
-        # one item per failure writes out another failure's problem word for word (gsm8k: 22 of the
-        # 72 items a run wrote), and a copy caught here never reaches the gate.
+        # A copy of any failure shown in the call is dropped here, not only of the item's own failure,
+        # so that an item filed under the wrong failure cannot carry a copy past this check to the gate.
         shown = [r.question for r in records]
         for i in sorted(owner):
             record, (item, rationale) = records[i], owner[i]

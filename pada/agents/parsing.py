@@ -223,14 +223,15 @@ def nonempty(value: Any, name: str) -> str:
     return text
 
 
-def numbering_base(numbers: Sequence[Any], n: int) -> int:
-    """Whether the teacher numbered its answers to ``n`` failures from 1 (as shown) or from 0.
+def answer_indices(numbers: Sequence[Any], n: int) -> list[int]:
+    """The 0-based input index each numbered answer to ``n`` inputs is for (-1: no usable number).
 
-    Numbered inputs are meant from 1, but the embedded teacher often answers "failure": 0, 1, ...:
-    read as 1-based, every answer goes to the input before its own (gsm8k: all 24 verbatim copies of a
-    failed problem were filed under a neighbour's id, past the copy check; scireason: half of the
-    batched error analyses described the next failure's question). Numbers that include 0 and stay
-    below ``n`` are read as 0-based.
+    Inputs are numbered from 1, but the embedded teacher often answers "failure": 0, 1, ...: read as
+    1-based, every answer goes to the input before its own (gsm8k: all 24 verbatim copies of a failed
+    problem were filed under a neighbour's id, past the copy check; scireason: half of the batched
+    error analyses described the next failure's question). Numbers that include 0 and stay below
+    ``n`` are read as 0-based. An index outside ``0..n-1`` is returned as it is, for the caller to skip.
     """
     ints = [x for x in numbers if isinstance(x, int)]
-    return 0 if ints and 0 in ints and max(ints) < n else 1
+    shift = 0 if ints and 0 in ints and max(ints) < n else 1
+    return [x - shift if isinstance(x, int) else -1 for x in numbers]

@@ -268,7 +268,6 @@ def test_batched_free_form_items_from_training_failures(make_suite):
 PROBLEMS = (
     ("Mia reads 12 pages a day for 5 days. How many pages does she read?", "60"),
     ("A farmer plants 8 rows of 15 beans each. How many beans are planted?", "120"),
-    ("Tom has 40 dollars and spends a quarter of it on lunch. How much is left?", "30"),
 )
 
 
@@ -295,7 +294,7 @@ def test_numbering_from_zero_files_each_item_under_its_own_failure(make_suite):
     ]
     engine = ScriptedEngine({"free_batch_error_generation": lambda user, call: batch_answer(*rows)})
     suite = make_suite(engine, generation={"items_per_call": 2})
-    items = suite.generate_from_train_errors(distinct_failures()[:2])
+    items = suite.generate_from_train_errors(distinct_failures())
     assert [(g.origin, g.item.answer) for g in items] == [("qa-train-d0", "21"), ("qa-train-d1", "66")]
 
 
@@ -307,7 +306,7 @@ def test_a_copy_of_another_failure_in_the_call_is_dropped(make_suite):
     ]
     engine = ScriptedEngine({"free_batch_error_generation": lambda user, call: batch_answer(*rows)})
     suite = make_suite(engine, generation={"items_per_call": 2})
-    items = suite.generate_from_train_errors(distinct_failures()[:2])
+    items = suite.generate_from_train_errors(distinct_failures())
     assert [(g.origin, g.item.answer) for g in items] == [("qa-train-d1", "66")]
     assert suite.usage.agents["error_generation"].dropped == 1
 
