@@ -346,8 +346,10 @@ def part_batching(
 
 def _runtime(teacher: Any) -> str:
     """How the teacher runs, for the tables' headings."""
-    if teacher.provider != "local":
-        return f"{teacher.provider}, concurrency {teacher.concurrency}"
+    from pada.teacher.providers import provider_name
+
+    if provider_name(teacher) != "local":
+        return f"{provider_name(teacher)}, concurrency {teacher.concurrency}"
     return f"llama-server, {teacher.concurrency} slots"
 
 

@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("overrides", nargs="*", help="Hydra overrides (default: experiment=scireason)")
     args = p.parse_args(argv)
     from pada.calibrate import acceptance, calibrate, compose
+    from pada.teacher import providers
 
     cfg = compose(args.overrides or ["experiment=scireason"])
     n_pattern, n_errors, n_calib = (10, 5, 40) if args.quick else (30, 15, 200)
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()} CPU cores",
         "command": "python bench/items.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "teacher": f"{cfg.teacher.provider} {cfg.teacher.model}",
+        "teacher": f"{providers.provider_name(cfg.teacher)} {cfg.teacher.model}",
         "items_per_call": int(cfg.generation.items_per_call),
         "judge_threshold": threshold,
         "runs": runs,

@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from pada.errors import PadaError
+    from pada.teacher.providers import provider_name
 
     try:
         cfg = compose(args.overrides or ["experiment=scireason"])
@@ -164,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     paid = result["usage"]["calls"] - result["usage"]["cache_hits"]
     solved = sum(r["judge"] == r["label"] for r in result["rows"]["true"]) / max(1, result["n"])
-    print(f"judge: {cfg.judge.provider} {cfg.judge.model}; written checks: {'on' if args.checks else 'off'}")
+    checks = "on" if args.checks else "off"
+    print(f"judge: {provider_name(cfg.judge)} {cfg.judge.model}; written checks: {checks}")
     print(f"items: {result['n']} training items of {cfg.dataset.name}; the judge's best option is the label "
           f"for {solved:.1%}; {paid} calls paid, {result['wall_s']:.0f} s")  # fmt: skip
     print("threshold  accept_true  accept_corrupt")

@@ -29,6 +29,7 @@ from pada.loop.leakage import check_augmented
 from pada.loop.summary import final_metrics, write_metrics, write_summary
 from pada.provenance import runtime_record
 from pada.tasks.splits import Splits
+from pada.teacher.providers import provider_name
 
 log = logging.getLogger("pada")
 
@@ -227,8 +228,8 @@ def _print_plan(cfg: DictConfig, splits: Splits, out: Path) -> None:
         "experiment": cfg.experiment_name,
         "method": cfg.method.name,
         "student": f"{cfg.model.name} ({cfg.model.source}: {cfg.model.path})",
-        "teacher": f"{cfg.teacher.provider}: {cfg.teacher.model}",
-        "judge": f"{cfg.judge.provider}: {cfg.judge.model}",
+        "teacher": f"{provider_name(cfg.teacher)}: {cfg.teacher.model}",
+        "judge": f"{provider_name(cfg.judge)}: {cfg.judge.model}",
         "embedder": cfg.embedder.name,
         "splits": {name: len(items) for name, items in splits.as_dict().items()},
         "validation parts": splits.params.get("validation_parts", "not split: all of it mines and selects"),

@@ -81,28 +81,26 @@ class DatasetConfig:
     wheel_path: str | None = None
 
 
-#: The teacher / judge providers (``LMConfig.provider``).
-PROVIDERS = ("local", "openai_compatible", "openai", "anthropic", "bedrock")
-
-
 @dataclass
 class LMConfig:
     """A teacher or judge LLM reached through DSPy.
 
-    ``provider``: ``local`` (the embedded llama.cpp model), ``openai_compatible`` (``api_base`` +
-    ``model``), ``openai``, ``anthropic`` or ``bedrock``. Keys are read from the environment variable
-    named by ``api_key_env``, never from config. ``concurrency`` is how many calls are in flight at
-    once; for ``local`` it is also the server's slot count (continuous batching). ``server_binary``
-    and ``server_args`` (``local`` only) name the ``llama-server`` to run and add arguments to it.
+    ``_target_`` names the provider class that ``hydra.utils.instantiate`` builds from the node
+    (:mod:`pada.teacher.providers`): ``LocalServer`` (the embedded llama.cpp model),
+    ``OpenAICompatible`` (``api_base`` + ``model``), ``OpenAI``, ``Anthropic`` or ``Bedrock``. Keys
+    are read from the environment variable named by ``api_key_env``, never from config.
+    ``concurrency`` is how many calls are in flight at once; for ``local`` it is also the server's
+    slot count (continuous batching). ``server_binary`` and ``server_args`` (``local`` only) name the
+    ``llama-server`` to run and add arguments to it.
     ``logprobs``: whether the endpoint returns token log-probabilities; ``json_schema``: whether it
-    constrains answers to a JSON schema (``null``: by provider, see :mod:`pada.teacher.lm`).
+    constrains answers to a JSON schema (``null``: by provider, see :mod:`pada.teacher.providers`).
     ``adapter``: how DSPy formats prompts and reads answers (``json``: pada's compact JSON adapter,
     ``chat``: DSPy's own). ``max_attempts``: tries per agent call when an answer does not parse.
     ``max_calls`` / ``max_total_tokens``: a budget that stops the run when spent (``null``: none).
     ``cache_dir``: DSPy's response cache (``null``: the run folder's ``teacher_cache/``).
     """
 
-    provider: str = "local"
+    _target_: str = "pada.teacher.providers.LocalServer"
     model: str = "qwen2_5_coder_1_5b_instruct"
     api_base: str | None = None
     api_key_env: str | None = None

@@ -14,12 +14,9 @@ from urllib.parse import urlsplit
 
 from omegaconf import DictConfig
 
-from pada.config.schema import PROVIDERS, lightning_key_problem
+from pada.config.schema import lightning_key_problem
 from pada.errors import ConfigError
 from pada.tasks.answers import RULES as ANSWER_RULES
-
-# Providers that cannot work without a key in the environment (bedrock may use a profile instead).
-KEY_REQUIRED = ("openai", "anthropic")
 
 
 def _fail(key: str, value: Any, expected: str) -> None:
@@ -65,9 +62,10 @@ def _unit(v: Any) -> bool:
 
 
 def _lm_checks(cfg: DictConfig, group: str) -> None:
+    from pada.teacher.providers import provider_class  # lazy: only configs with a teacher need it
+
     lm = cfg[group]
-    if lm.provider not in PROVIDERS:
-        _fail(f"{group}.provider", lm.provider, "one of " + ", ".join(PROVIDERS))
+    provider = provider_class(lm._target_, f"{group}._target_")
     _check(cfg, f"{group}.temperature", lambda v: 0.0 <= v <= 2.0, "a number in [0, 2]")
     _check(cfg, f"{group}.max_tokens", lambda v: v > 0, "a positive integer")
     _check(cfg, f"{group}.timeout_s", lambda v: v > 0, "a positive number of seconds")
@@ -79,11 +77,11 @@ def _lm_checks(cfg: DictConfig, group: str) -> None:
             lm.api_base,
             "an http:// or https:// URL with a host, e.g. http://localhost:8000/v1",
         )
-    if lm.provider in KEY_REQUIRED and uses_teacher(cfg.method):
+    if provider.needs_key and uses_teacher(cfg.method):
         env = lm.api_key_env
         if not env or not os.environ.get(env):
             raise ConfigError(
-                f"config `{group}` uses provider {lm.provider!r}, which needs an API key, but the "
+                f"config `{group}` uses provider {provider.name!r}, which needs an API key, but the "
                 f"environment variable {env!r} named by `{group}.api_key_env` is not set. Export it, "
                 f"or pick the embedded teacher with `{group}=local`."
             )

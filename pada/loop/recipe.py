@@ -826,7 +826,7 @@ class PadaRecipe:
 
     def _lm_settings(self, role: str) -> dict[str, Any]:
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)
-        return {k: lm[k] for k in ("provider", "model", "api_base", "temperature", "max_tokens")}
+        return {k: lm[k] for k in ("_target_", "model", "api_base", "temperature", "max_tokens")}
 
     def teacher_usage(self) -> dict[str, Any]:
         """Return the teacher and judge usage of this process so far (``calls`` includes ``cache_hits``)."""

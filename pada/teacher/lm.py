@@ -1,7 +1,8 @@
 """Build the teacher and judge ``dspy.LM`` objects from their configs, and own what they need.
 
 Every teacher is reached the same way: DSPy's OpenAI-compatible client (LiteLLM) over HTTP. What
-differs is only where the endpoint comes from:
+differs is only where the endpoint comes from, which the provider class named by the role's
+``_target_`` says (:mod:`pada.teacher.providers`):
 
 - ``local``: the embedded GGUF served by llama.cpp's own ``llama-server``, which pada starts on a
   loopback port with ``concurrency`` slots, watches (restarting it if it dies) and stops
@@ -28,21 +29,12 @@ from typing import Any
 import dspy
 from omegaconf import OmegaConf
 
-from pada.config.schema import PROVIDERS, LMConfig, typed
+from pada.config.schema import LMConfig, typed
 from pada.errors import ConfigError
+from pada.teacher.providers import Provider, build_provider
 from pada.teacher.usage import Budget
 
 log = logging.getLogger(__name__)
-
-#: Providers whose API takes a ``seed``: distinct rollouts then sample differently and reproducibly.
-SEEDED = ("local", "openai_compatible", "openai")
-#: Providers whose chat API returns token log-probabilities (``logprobs`` / ``top_logprobs``).
-LOGPROBS = ("local", "openai_compatible", "openai")
-#: Providers that constrain an answer to a JSON schema (``response_format: json_schema``) by default;
-#: for an ``openai_compatible`` server it is ``<role>.json_schema: true`` (vLLM and llama-server do).
-JSON_SCHEMA = ("local", "openai")
-#: The key every local OpenAI-compatible server accepts (they check none).
-LOCAL_KEY = "sk-local"
 
 
 @dataclass
@@ -52,9 +44,9 @@ class LMHandle:
     Attributes:
         role: ``teacher`` or ``judge``.
         lm: The DSPy LM.
-        provider: The config's provider.
+        provider: The provider's name (``local``, ``openai``...: :data:`pada.teacher.providers.PROVIDERS`).
         concurrency: How many calls may run at once.
-        seeded: Whether each rollout sends its own ``seed`` (see :data:`SEEDED`).
+        seeded: Whether each rollout sends its own ``seed`` (the provider's API takes one).
         budget: The run's call / token limits for this LM.
         adapter: ``json``, ``dspy_json`` or ``chat``: how prompts are formatted (see :meth:`make_adapter`).
         max_attempts: Tries per unit of work before it is recorded as failed.
@@ -119,21 +111,6 @@ def resolve_gguf(model: str) -> Path:
     return Path(asset_path(model))
 
 
-def _api_key(cfg: LMConfig, role: str, required: bool) -> str | None:
-    env = cfg.api_key_env
-    key = os.environ.get(env) if env else None
-    if required and not key:
-        raise ConfigError(
-            f"`{role}` uses provider {cfg.provider!r}, which needs an API key, but the environment variable "
-            f"{env!r} named by `{role}.api_key_env` is not set."
-        )
-    return key
-
-
-def _prefixed(prefix: str, model: str) -> str:
-    return model if model.startswith(f"{prefix}/") else f"{prefix}/{model}"
-
-
 class _Servers:
     """Local ``llama-server`` processes of one :func:`open_lms` context, shared by teacher and judge."""
 
@@ -142,7 +119,7 @@ class _Servers:
         self.log_dir = log_dir
         self._by_key: dict[tuple[Any, ...], Any] = {}
 
-    def get(self, path: Path, cfg: LMConfig) -> Any:
+    def get(self, path: Path, cfg: Provider) -> Any:
         from pada.teacher.server import LlamaServer
 
         parallel = max(1, int(cfg.concurrency))
@@ -161,67 +138,45 @@ class _Servers:
         return self._by_key[key]
 
 
-def build_lm(cfg: LMConfig, role: str = "teacher", servers: _Servers | None = None) -> LMHandle:
-    """Build one LM from an :class:`~pada.config.schema.LMConfig`.
+def build_lm(cfg: LMConfig | Provider, role: str = "teacher", servers: _Servers | None = None) -> LMHandle:
+    """Build one LM from a ``teacher`` / ``judge`` node: its provider, then the one LiteLLM path.
 
     Args:
-        cfg: The ``teacher`` or ``judge`` config node.
+        cfg: The ``teacher`` or ``judge`` config node (its ``_target_`` names the provider class), a
+            dict of some of its keys, or a provider already built.
         role: ``teacher`` or ``judge`` (names config keys in messages and the budget).
-        servers: Where local servers are started and shared; required for ``provider: local``.
+        servers: Where local servers are started and shared; required for a local provider.
 
     Returns:
         The LM with the settings the agents need to drive it.
 
     Raises:
-        ConfigError: An unknown provider, a missing key or api_base, a missing GGUF.
+        ConfigError: A ``_target_`` that is no provider, a missing key or api_base, a missing GGUF.
     """
-    cfg = typed(LMConfig, cfg)
-    provider = cfg.provider
-    common: dict[str, Any] = {
-        "temperature": float(cfg.temperature),
-        "max_tokens": int(cfg.max_tokens),
-        "num_retries": int(cfg.num_retries),
-        "cache": bool(cfg.cache),
-    }
-    timeout = float(cfg.timeout_s)
-    server = None
-    if provider == "local":
-        if servers is None:
-            raise ValueError("a local teacher needs a server owner: build it inside open_lms()")
-        server = servers.get(resolve_gguf(str(cfg.model)), cfg)
-        lm = dspy.LM("openai/teacher", api_base=server.api_base, api_key=LOCAL_KEY, timeout=timeout, **common)
-    elif provider == "openai_compatible":
-        base = cfg.api_base
-        if not base:
-            raise ConfigError(
-                f"`{role}.api_base` must be set for provider openai_compatible (e.g. http://host:8000/v1)."
-            )
-        key = _api_key(cfg, role, required=False) or LOCAL_KEY
-        lm = dspy.LM(
-            _prefixed("openai", str(cfg.model)), api_base=base, api_key=key, timeout=timeout, **common
-        )
-    elif provider in ("openai", "anthropic"):
-        key = _api_key(cfg, role, required=True)
-        lm = dspy.LM(_prefixed(provider, str(cfg.model)), api_key=key, timeout=timeout, **common)
-    elif provider == "bedrock":
-        # Credentials come from the AWS environment / profile, which LiteLLM reads itself.
-        lm = dspy.LM(_prefixed("bedrock", str(cfg.model)), timeout=timeout, **common)
-    else:
-        raise ConfigError(
-            f"`{role}.provider` = {provider!r} is invalid: expected one of {', '.join(PROVIDERS)}."
-        )
+    provider = build_provider(cfg, role)
+    where = provider.endpoint(role, servers)
+    reach = {k: v for k, v in (("api_base", where.api_base), ("api_key", where.api_key)) if v is not None}
+    lm = dspy.LM(
+        where.model,
+        timeout=float(provider.timeout_s),
+        temperature=float(provider.temperature),
+        max_tokens=int(provider.max_tokens),
+        num_retries=int(provider.num_retries),
+        cache=bool(provider.cache),
+        **reach,
+    )
     return LMHandle(
         role=role,
         lm=lm,
-        provider=provider,
-        concurrency=max(1, int(cfg.concurrency)),
-        seeded=provider in SEEDED,
-        budget=Budget(max_calls=cfg.max_calls, max_tokens=cfg.max_total_tokens),
-        adapter=str(cfg.adapter),
-        max_attempts=max(1, int(cfg.max_attempts)),
-        server=server,
-        logprobs=provider in LOGPROBS if cfg.logprobs is None else bool(cfg.logprobs),
-        json_schema=provider in JSON_SCHEMA if cfg.json_schema is None else bool(cfg.json_schema),
+        provider=provider.name,
+        concurrency=max(1, int(provider.concurrency)),
+        seeded=provider.seeded,
+        budget=Budget(max_calls=provider.max_calls, max_tokens=provider.max_total_tokens),
+        adapter=str(provider.adapter),
+        max_attempts=max(1, int(provider.max_attempts)),
+        server=where.server,
+        logprobs=provider.has_logprobs if provider.logprobs is None else bool(provider.logprobs),
+        json_schema=provider.has_json_schema if provider.json_schema is None else bool(provider.json_schema),
     )
 
 

@@ -452,7 +452,7 @@ def fixture_cfg(api_base: str, json_schema: bool = True):
 
     return OmegaConf.create(
         {
-            "provider": "openai_compatible",
+            "_target_": "pada.teacher.providers.OpenAICompatible",
             "model": "teacher",
             "api_base": api_base,
             "temperature": 0.7,

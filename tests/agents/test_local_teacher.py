@@ -39,7 +39,7 @@ GENERATION = {"items_per_call": 2}
 def local_cfg(concurrency: int = 2):
     return OmegaConf.create(
         {
-            "provider": "local",
+            "_target_": "pada.teacher.providers.LocalServer",
             "model": "qwen2_5_coder_1_5b_instruct_gguf",
             "temperature": 0.8,
             "max_tokens": 512,

@@ -43,9 +43,10 @@ def test_group_option_composes(compose, group: str, option: str) -> None:
 
 def test_judge_defaults_to_the_teacher(compose) -> None:
     cfg = compose("teacher=bedrock")
-    assert cfg.judge.provider == "bedrock"
+    assert cfg.judge._target_ == "pada.teacher.providers.Bedrock"
     cfg = compose("judge=bedrock")
-    assert cfg.teacher.provider == "local" and cfg.judge.provider == "bedrock"
+    assert cfg.teacher._target_ == "pada.teacher.providers.LocalServer"
+    assert cfg.judge._target_ == "pada.teacher.providers.Bedrock"
 
 
 def test_methods_differ_only_in_their_switches(compose) -> None:

@@ -17,10 +17,19 @@ import yaml
 
 from pada.config import schema
 from pada.config.schema import GROUP_SCHEMAS, PadaConfig
+from pada.teacher import providers
 from tests.conftest import CONF, REPO
 
 PACKAGE = REPO / "pada"
 SCHEMAS = {cls.__name__: cls for cls in vars(schema).values() if dataclasses.is_dataclass(cls)}
+# The teacher providers are LMConfig with behaviour: their fields are its keys.
+SCHEMAS |= {
+    name: schema.LMConfig
+    for name, cls in vars(providers).items()
+    if isinstance(cls, type) and issubclass(cls, schema.LMConfig)
+}
+#: Functions that return a config node of a schema (as ``typed(Schema, ...)`` does).
+BUILDERS = {"build_provider": schema.LMConfig}
 
 
 def fields(cls: type) -> set[str]:
@@ -45,10 +54,12 @@ def annotation_schema(node: ast.expr | None) -> type | None:
 
 
 def typed_call_schema(node: ast.expr) -> type | None:
-    """The schema of ``typed(Schema, ...)``."""
-    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "typed" and node.args:
+    """The schema of ``typed(Schema, ...)`` or of a call to one of :data:`BUILDERS`."""
+    if not isinstance(node, ast.Call):
+        return None
+    if getattr(node.func, "id", None) == "typed" and node.args:
         return SCHEMAS.get(getattr(node.args[0], "id", ""))
-    return None
+    return BUILDERS.get(getattr(node.func, "id", ""))
 
 
 def dotted(node: ast.expr) -> str | None:
@@ -77,6 +88,10 @@ def config_reads() -> list[tuple[str, int, type, str]]:
             if not isinstance(scope, ast.FunctionDef | ast.ClassDef):
                 continue
             bound: dict[str, type] = {}
+            if isinstance(scope, ast.ClassDef):  # a schema's subclass reads its keys as self.<key>
+                for base in scope.bases:
+                    if s := annotation_schema(base):
+                        bound["self"] = s
             if isinstance(scope, ast.FunctionDef):
                 args = [*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs]
                 bound.update({a.arg: s for a in args if (s := annotation_schema(a.annotation))})
@@ -106,10 +121,14 @@ def test_the_checker_sees_the_config_reads() -> None:
 
 def test_the_code_reads_only_declared_keys() -> None:
     methods = {"get", "items", "keys", "values"}
+    # A provider's methods and class attributes (name, seeded...) are its code, not config keys.
+    provider_members = {n for n in dir(providers.Provider) if not n.startswith("__")}
     undeclared = [
         f"{where}:{line}: {cls.__name__}.{key}"
         for where, line, cls, key in config_reads()
-        if key not in fields(cls) and key not in methods
+        if key not in fields(cls)
+        and key not in methods
+        and not (cls is schema.LMConfig and key in provider_members)
     ]
     assert not undeclared, "read but not declared in pada/config/schema.py:\n" + "\n".join(undeclared)
 

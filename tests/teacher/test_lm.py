@@ -6,15 +6,18 @@ import os
 import signal
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import dspy
 import pytest
 from omegaconf import OmegaConf
 
-from pada.config.schema import PROVIDERS, LMConfig
+from pada.config.schema import LMConfig
 from pada.errors import ConfigError
-from pada.teacher.lm import LOCAL_KEY, build_lm, dspy_cache_at, open_lms
+from pada.teacher.lm import build_lm, dspy_cache_at, open_lms
+from pada.teacher.providers import LOCAL_KEY, PROVIDERS, Endpoint, Provider, build_provider, provider_name
 from pada.teacher.server import LlamaServer, LlamaServerError, find_binary, llama_env, running_servers
 
 
@@ -26,7 +29,7 @@ def container(node):
 def test_every_teacher_composes_and_the_judge_follows_it(compose, teacher):
     extra = ["teacher.api_base=http://h:1/v1", "teacher.model=m"] if teacher == "openai_compatible" else []
     cfg = compose(f"teacher={teacher}", *extra)
-    assert cfg.teacher.provider == teacher
+    assert provider_name(cfg.teacher) == teacher
     assert container(cfg.judge) == container(cfg.teacher)  # judge: teacher by default
 
 
@@ -40,14 +43,14 @@ def test_judge_overrides_do_not_touch_the_teacher(compose):
 def test_a_different_judge_is_one_line(compose, judge):
     extra = ["judge.api_base=http://h:1/v1", "judge.model=m"] if judge == "openai_compatible" else []
     cfg = compose(f"judge={judge}", *extra)
-    assert cfg.judge.provider == judge and cfg.teacher.provider == "local"
+    assert provider_name(cfg.judge) == judge and provider_name(cfg.teacher) == "local"
     for key in ("temperature", "max_tokens", "timeout_s", "num_retries", "concurrency", "cache"):
         assert key in cfg.judge
 
 
-def lm_cfg(**kw):
+def lm_cfg(provider="openai_compatible", **kw):
     base = dict(
-        provider="openai_compatible",
+        _target_=PROVIDERS[provider].__module__ + "." + PROVIDERS[provider].__qualname__,
         model="llama-3-70b",
         api_base="http://10.0.0.1:8000/v1",
         api_key_env="MY_KEY",
@@ -99,9 +102,30 @@ def test_bedrock_uses_the_aws_environment():
     assert h.lm.model == "bedrock/anthropic.claude-v2" and "api_key" not in h.lm.kwargs
 
 
-def test_unknown_provider():
-    with pytest.raises(ConfigError, match="provider"):
-        build_lm(lm_cfg(provider="carrier_pigeon"))
+def test_a_target_that_is_no_provider_is_named():
+    for target in ("pada.teacher.providers.CarrierPigeon", "pada.mining.Embedder", "os.path"):
+        with pytest.raises(ConfigError, match=r"judge\._target_.*LocalServer"):
+            build_lm(lm_cfg(_target_=target), role="judge")
+
+
+@dataclass
+class Echo(Provider):
+    """A provider of one's own: an OpenAI-compatible endpoint under a fixed LiteLLM prefix."""
+
+    name: ClassVar[str] = "echo"
+    seeded: ClassVar[bool] = True
+
+    def endpoint(self, role, servers):
+        return Endpoint(self.prefixed("hosted_vllm"), api_base=str(self.api_base))
+
+
+def test_a_provider_of_ones_own_is_one_class_named_by_target():
+    h = build_lm(lm_cfg(_target_=f"{__name__}.Echo", model="m"))
+    assert h.lm.model == "hosted_vllm/m" and h.provider == "echo" and h.seeded
+    assert h.lm.kwargs["api_base"] == "http://10.0.0.1:8000/v1" and "api_key" not in h.lm.kwargs
+    assert not h.logprobs  # a provider says what its endpoint supports; the base class claims nothing
+    built = build_provider(lm_cfg(_target_=f"{__name__}.Echo", concurrency=3))
+    assert isinstance(built, Echo) and built.concurrency == 3 and built._target_ == f"{__name__}.Echo"
 
 
 def test_budgets_and_adapter_are_optional_keys():
@@ -211,10 +235,11 @@ def test_cache_dir_key_moves_the_cache(tmp_path, monkeypatch):
 
 def test_a_partial_config_takes_the_schema_defaults_and_an_unknown_key_is_named(monkeypatch):
     monkeypatch.setenv("MY_KEY", "k")
-    handle = build_lm({"provider": "openai_compatible", "api_base": "http://h:1/v1", "model": "m"})
+    handle = build_lm({"_target_": "pada.teacher.providers.OpenAICompatible", "api_base": "http://h:1/v1",
+                       "model": "m"})  # fmt: skip
     assert handle.max_attempts == LMConfig.max_attempts and handle.adapter == LMConfig.adapter
     with pytest.raises(Exception, match="max_attempt"):
-        build_lm({"provider": "openai", "max_attempt": 2})
+        build_lm({"_target_": "pada.teacher.providers.OpenAI", "max_attempt": 2})
 
 
 def test_llama_processes_wait_passively(monkeypatch, tmp_path):
