@@ -202,7 +202,7 @@ def part_scaling(
 
     from pada.agents import AgentSuite
     from pada.io import write_jsonl
-    from pada.tasks import task_description
+    from pada.tasks import build_task
 
     # The zero-shot student fails about two thirds of scireason's questions; a small sample varies
     # more (7 failures among 15 items was seen), hence the floor of 32 items.
@@ -235,7 +235,7 @@ def part_scaling(
         print(f"[scaling] N={len(subset)}: analyse, cluster, summarize, draft", flush=True)
         start = time.perf_counter()
         with AgentSuite.open(teacher_cfg, None, cfg.embedder, pm, cfg.generation, run_dir=run_dir,
-                             seed=seed, task=task_description(cfg.dataset.name)) as agents:  # fmt: skip
+                             seed=seed, task=build_task(cfg.dataset).description) as agents:  # fmt: skip
             t0 = time.perf_counter()
             analyses = agents.analyze_errors(subset)
             analysis_s = time.perf_counter() - t0
@@ -298,7 +298,7 @@ def part_batching(
     from pada.agents import AgentSuite
     from pada.agents.records import Strategy
     from pada.data import prepare_splits
-    from pada.tasks import task_description
+    from pada.tasks import build_task
 
     cfg = compose("experiment=smoke", f"seed={seed}", *teacher)
     splits = prepare_splits(cfg.dataset)
@@ -316,7 +316,7 @@ def part_batching(
         print(f"[batching] {n_items} items, {per_call} per call", flush=True)
         start = time.perf_counter()
         with AgentSuite.open(cfg.teacher, None, None, cfg.pattern_mining, gen, run_dir=run_dir,
-                             seed=seed, task=task_description(cfg.dataset.name)) as agents:  # fmt: skip
+                             seed=seed, task=build_task(cfg.dataset).description) as agents:  # fmt: skip
             agents.hold_out(held_out)
             items = agents.generate_from_strategy(Strategy.from_dict(strategy), exemplars, n=n_items)
             usage = agents.usage.to_dict()

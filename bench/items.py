@@ -68,7 +68,7 @@ def workload(cfg: Any, slots: int, n_pattern: int, n_errors: int, out: Path, see
     from pada.data import prepare_splits
     from pada.loop.budget import proportional
     from pada.loop.quality_gate import QualityGate, judge_score
-    from pada.tasks import task_description
+    from pada.tasks import build_task
     from pada.tasks.schema import EvalRecord, MCItem
 
     splits = prepare_splits(cfg.dataset, out)
@@ -87,7 +87,7 @@ def workload(cfg: Any, slots: int, n_pattern: int, n_errors: int, out: Path, see
     teacher = OmegaConf.merge(cfg.teacher, {"concurrency": slots})
     per_call = int(cfg.generation.items_per_call)
     with AgentSuite.open(teacher, None, cfg.embedder, cfg.pattern_mining, cfg.generation, run_dir=out,
-                         seed=seed, task=task_description(cfg.dataset.name, cfg.dataset.kind),
+                         seed=seed, task=build_task(cfg.dataset).description,
                          judge_checks=bool(cfg.quality_gate.judge_checks),
                          judge_batch=int(cfg.quality_gate.judge_batch)) as agents:  # fmt: skip
         held_out = [*splits.validation, *splits.test]

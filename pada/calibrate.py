@@ -92,7 +92,7 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
     from pada.agents import AgentSuite, GeneratedItem
     from pada.data import prepare_splits
     from pada.loop.quality_gate import judge_score
-    from pada.tasks import task_description
+    from pada.tasks import build_task
     from pada.teacher.lm import distinct_judge
 
     kind = str(cfg.dataset.kind)
@@ -110,7 +110,7 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
         cfg.teacher,
         distinct_judge(cfg.teacher, cfg.judge),
         run_dir=out_dir,
-        task=task_description(cfg.dataset.name, kind),
+        task=build_task(cfg.dataset).description,
         task_kind=kind,
         seed=seed,
         judge_checks=checks,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pada.config.schema import DatasetConfig
 from pada.io import write_jsonl
-from pada.tasks import load_task_items
+from pada.tasks import build_task
 from pada.tasks.errors import TaskDataError
 from pada.tasks.splits import SIZE_KEYS, Splits, split_items, write_manifest
 
@@ -26,7 +26,7 @@ def prepare_splits(
 ) -> Splits:
     """Load the task, split it, and (given a run folder) write ``data/split_manifest.json`` there.
 
-    With ``dataset.invalid_items=skip`` the bad lines of a JSONL file are left out and listed in
+    With ``dataset.loader.invalid_items=skip`` the bad lines of a JSONL file are left out and listed in
     ``data/skipped.jsonl`` (file, line, reason); ``params["skipped_items"]`` counts them.
 
     Args:
@@ -41,20 +41,13 @@ def prepare_splits(
     Raises:
         TaskDataError: Bad data, impossible sizes, or an empty train, validation or test split.
     """
-    items, skipped = load_task_items(
-        dataset.name,
-        kind=dataset.kind,
-        path=dataset.path,
-        sources=list(dataset.sources) or None,
-        wheel_path=dataset.wheel_path,
-        invalid_items=dataset.invalid_items,
-    )
+    items, skipped = build_task(dataset).load()
     if skipped and out_dir is not None:
         write_jsonl(out_dir / "data" / "skipped.jsonl", [s.to_dict() for s in skipped])
         log.warning(
-            "dataset: skipped %d invalid line(s) of %s (dataset.invalid_items=skip), kept %d items; "
-            "the list is in %s",
-            len(skipped), dataset.path, len(items), out_dir / "data" / "skipped.jsonl",
+            "dataset: skipped %d invalid line(s) of %s (dataset.loader.invalid_items=skip), kept %d "
+            "items; the list is in %s",
+            len(skipped), skipped[0].file, len(items), out_dir / "data" / "skipped.jsonl",
         )  # fmt: skip
     splits = split_items(
         items,

@@ -83,7 +83,7 @@ def test_bad_jsonl_is_a_short_error_naming_file_and_line(tmp_path: Path, case: s
     content, where = BAD_FILES[case]
     data = tmp_path / f"{case}.jsonl"
     data.write_bytes(content)
-    res = pada("dataset=jsonl", f"dataset.path={data}", tmp=tmp_path / "run")
+    res = pada("dataset=jsonl", f"dataset.loader.path={data}", tmp=tmp_path / "run")
     assert res.returncode != 0
     assert f"{case}.jsonl" in res.stderr and where in res.stderr, res.stderr
     assert "Traceback" not in res.stderr

@@ -14,7 +14,10 @@ from pada.tasks import TaskDataError
 
 
 def _dataset(path: Path, **sizes: object) -> DatasetConfig:
-    return typed(DatasetConfig, {"name": "jsonl", "path": str(path), "train_size": 0.6, "val_size": 0.2,
+    loader = {"_target_": "pada.tasks.JsonlTask", "path": str(path)}
+    if "invalid_items" in sizes:
+        loader["invalid_items"] = sizes.pop("invalid_items")
+    return typed(DatasetConfig, {"name": "jsonl", "loader": loader, "train_size": 0.6, "val_size": 0.2,
                                  "test_size": -1, **sizes})  # fmt: skip
 
 

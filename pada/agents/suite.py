@@ -45,7 +45,7 @@ from pada.agents.records import (
 )
 from pada.config.schema import GenerationConfig, PatternMiningConfig, typed
 from pada.mining.kmeans import mine_patterns
-from pada.tasks import task_description
+from pada.tasks import DEFAULT_DESCRIPTIONS
 from pada.tasks.schema import EvalRecord, Item
 from pada.teacher.lm import LMHandle, open_lms
 from pada.teacher.runner import AgentRunner
@@ -94,7 +94,7 @@ class AgentSuite:
         if task_kind not in (MULTIPLE_CHOICE, FREE_FORM):
             raise ValueError(f"task_kind must be {MULTIPLE_CHOICE} or {FREE_FORM}, got {task_kind!r}")
         if task is None:
-            task = task_description(None, task_kind)
+            task = DEFAULT_DESCRIPTIONS[task_kind]
         usage = UsageMeter({"teacher": teacher.budget, **({"judge": judge.budget} if judge else {})})
         teacher_runner = AgentRunner(teacher, usage, seed=seed, keep_prompts=keep_prompts)
         judge_runner = (

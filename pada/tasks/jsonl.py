@@ -46,7 +46,7 @@ are cut from the left to ``model.max_length`` tokens).
 Real data is dirty
 ------------------
 
-By default (``dataset.invalid_items=error``) the first bad line stops the load. With ``skip``, each
+By default (``dataset.loader.invalid_items=error``) the first bad line stops the load. With ``skip``, each
 bad line is left out and reported as a :class:`SkippedLine` (file, line, reason); the run lists them
 in ``data/skipped.jsonl`` and counts them in its log, summary and metrics. File-level problems (no
 file, not readable, no valid item at all) are errors either way.
@@ -76,7 +76,7 @@ _FREE_FORM_FIELDS = (*_COMMON_FIELDS, "solution")
 
 @dataclass(frozen=True)
 class SkippedLine:
-    """A line left out of a task file under ``dataset.invalid_items=skip``."""
+    """A line left out of a task file under ``dataset.loader.invalid_items=skip``."""
 
     file: str
     line: int
@@ -122,7 +122,7 @@ def read_jsonl_task(
     """
     if invalid_items not in INVALID_ITEMS:
         raise TaskDataError(
-            f"dataset.invalid_items={invalid_items!r}: expected one of {', '.join(INVALID_ITEMS)}"
+            f"dataset.loader.invalid_items={invalid_items!r}: expected one of {', '.join(INVALID_ITEMS)}"
         )
     if kind not in KINDS:
         raise TaskDataError(f"unknown task kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -150,6 +150,50 @@ def read_jsonl_task(
             )
         raise TaskDataError(f"{path}: no items (the file is empty or holds only blank lines)")
     return items, skipped
+
+
+#: What the agents are told about a task of one's own without a ``description``, by its kind.
+DEFAULT_DESCRIPTIONS = {
+    "multiple_choice": "Multiple-choice questions; the student picks the letter of the one correct option.",
+    "free_form": "Free-form questions; the student writes its reasoning, then a short final answer.",
+}
+
+
+@dataclass
+class JsonlTask:
+    """A task of one's own, a JSONL file, as ``dataset.loader`` builds it (``pada.tasks.JsonlTask``).
+
+    Args:
+        path: The ``.jsonl`` file (the format is in this module's docstring).
+        kind: ``multiple_choice`` or ``free_form``.
+        invalid_items: ``error`` (a bad line stops the load) or ``skip`` (it is left out and returned).
+        description: The sentence that tells the agents what the task is (``None``: its kind's).
+
+    Raises:
+        TaskDataError: No path, or an unknown kind or ``invalid_items``.
+    """
+
+    path: str | None = None
+    kind: str = "multiple_choice"
+    invalid_items: str = "error"
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise TaskDataError("dataset.loader.path: the jsonl task needs the path of a .jsonl file")
+        if self.kind not in KINDS:
+            raise TaskDataError(f"dataset.kind={self.kind!r}: expected one of {', '.join(KINDS)}")
+        if self.invalid_items not in INVALID_ITEMS:
+            expected = ", ".join(INVALID_ITEMS)
+            raise TaskDataError(
+                f"dataset.loader.invalid_items={self.invalid_items!r}: expected one of {expected}"
+            )
+        if self.description is None:
+            self.description = DEFAULT_DESCRIPTIONS[self.kind]
+
+    def load(self) -> tuple[list[Item], list[SkippedLine]]:
+        """The file's items and the lines skipped (see :func:`read_jsonl_task`)."""
+        return read_jsonl_task(str(self.path), self.kind, self.invalid_items)
 
 
 def read_bytes(path: Path) -> bytes:

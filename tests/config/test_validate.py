@@ -29,7 +29,11 @@ from pada.errors import ConfigError
         ("method.augment_with=more", "method.augment_with"),
         ("dataset.select_size=-1", "dataset.select_size"),
         ("pattern_mining.near_k=-3", "pattern_mining.near_k"),
-        ("dataset.invalid_items=maybe", "dataset.invalid_items"),
+        (
+            "dataset=jsonl dataset.loader.path=x.jsonl dataset.loader.invalid_items=maybe",
+            "dataset.loader.invalid_items",
+        ),
+        ("+dataset.loader.colour=red", "dataset.loader"),
         ("teacher.api_base=notaurl", "teacher.api_base"),
         ("judge.api_base=ftp://x", "judge.api_base"),
         ("+trainer.lightning.max_epochs=3", "trainer.lightning.max_epochs"),
@@ -37,7 +41,7 @@ from pada.errors import ConfigError
     ],
 )
 def test_bad_value_names_its_key(compose, override: str, key: str) -> None:
-    cfg = compose(override)
+    cfg = compose(*override.split())
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate(cfg)
 

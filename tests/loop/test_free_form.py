@@ -17,8 +17,7 @@ from pada.loop.artifacts import RunFolder
 from pada.loop.quality_gate import QualityGate
 from pada.loop.recipe import PadaRecipe, _items_from_dicts, generic_strategy
 from pada.mining.embedder import Embedder
-from pada.tasks import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK, task_description
-from pada.tasks import TASK_DESCRIPTIONS as TASK_DESCRIPTION
+from pada.tasks import DEFAULT_FREE_FORM_TASK, DEFAULT_TASK, Gsm8kTask
 from pada.tasks.schema import EvalRecord, MCItem, QAItem
 from tests.agents.conftest import ScriptedEngine, scripted_handle
 
@@ -34,13 +33,20 @@ RESERVE = [
 ]
 
 
+def loader(name: str, kind: str) -> dict[str, Any]:
+    """The ``dataset.loader`` of a task (a jsonl path is never read: only the description is used)."""
+    if name == "gsm8k":
+        return {"_target_": "pada.tasks.Gsm8kTask"}
+    return {"_target_": "pada.tasks.JsonlTask", "path": "never-read.jsonl", "kind": kind}
+
+
 def recipe_for(
     tmp_path: Path, name: str = "gsm8k", kind: str = "free_form", agents: Any = None, **method: Any
 ) -> PadaRecipe:
     cfg = OmegaConf.create(
         {
             "seed": 0,
-            "dataset": {"name": name, "kind": kind},
+            "dataset": {"name": name, "kind": kind, "loader": loader(name, kind)},
             "method": {"quality_gate": True, "augment_synthetic": False, **method},
             "generation": {"max_attempts": 2, "exemplars": 2, "items_per_call": 2, "budget": 2},
             "judge": {"concurrency": 2},
@@ -67,8 +73,8 @@ def test_items_come_back_from_their_dicts_by_kind() -> None:
 
 
 def test_task_descriptions_speak_of_the_tasks_kind(tmp_path: Path) -> None:
-    assert recipe_for(tmp_path)._task_description() == TASK_DESCRIPTION["gsm8k"]
-    assert "final answer as a number" in TASK_DESCRIPTION["gsm8k"]
+    assert recipe_for(tmp_path)._task_description() == Gsm8kTask.description
+    assert "final answer as a number" in Gsm8kTask.description
     assert recipe_for(tmp_path, "jsonl")._task_description() == DEFAULT_FREE_FORM_TASK
     assert recipe_for(tmp_path, "jsonl", "multiple_choice")._task_description() == DEFAULT_TASK
     assert "option" not in DEFAULT_FREE_FORM_TASK and "letter" not in DEFAULT_FREE_FORM_TASK
@@ -110,7 +116,7 @@ def test_the_generic_control_writes_and_gates_free_form_items(tmp_path: Path) ->
     assert all(isinstance(i, QAItem) and i.solution and i.answer for i in items)
     # The exemplars shown were training problems with their solutions.
     [user] = [u for a, _, u in teacher.requests if a == "free_pattern_generation"]
-    assert "Solution: " in user and TASK_DESCRIPTION["gsm8k"] in user
+    assert "Solution: " in user and Gsm8kTask.description in user
 
 
 def test_free_form_training_failures_are_augmented_and_judged(tmp_path: Path) -> None:
@@ -175,7 +181,7 @@ def test_a_round_of_augmentation_on_a_free_form_task(compose, tmp_path: Path, me
     agents = AgentSuite(
         scripted_handle(ScriptedEngine()), scripted_handle(ScriptedEngine(), role="judge"),
         embedder=BowEmbedder(), pattern_mining=cfg.pattern_mining, generation=cfg.generation,
-        task=task_description("gsm8k", "free_form"), task_kind="free_form",
+        task=Gsm8kTask.description, task_kind="free_form",
     )  # fmt: skip
     agents.remember_solutions([*train, *validation])
     gate = QualityGate(cfg.quality_gate, bow_embed, train, [*validation, *test])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pada.tasks import build_task
+from pada.tasks import load_gsm8k
 from pada.tasks.answers import answers_match, extract_final_answer
 from tests.fixtures.teacher_server import serve
 from tests.loop.test_run_end_to_end import read_jsonl, run_pada
@@ -70,14 +70,15 @@ def test_a_users_worked_answer_file_runs_the_whole_loop(tmp_path: Path) -> None:
             "solution": i.solution,
             "answer": i.answer,
         }
-        for i in build_task("gsm8k", kind="free_form")[:120]
+        for i in load_gsm8k()[:120]
     ]
     path = tmp_path / "my_task.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     run = tmp_path / "mine"
     with serve() as teacher:
-        run_pada(teacher.api_base, run, "dataset=jsonl", "dataset.kind=free_form", f"dataset.path={path}",
-                 "dataset.max_new_tokens=24", "model.max_length=256", "method=llm2llm")  # fmt: skip
+        run_pada(teacher.api_base, run, "dataset=jsonl", "dataset.kind=free_form",
+                 f"dataset.loader.path={path}", "dataset.max_new_tokens=24", "model.max_length=256",
+                 "method=llm2llm")  # fmt: skip
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["final"]["synthetic_items"] == 4
     items = read_jsonl(run / "round_0" / "generate" / "accepted.jsonl")

@@ -223,7 +223,7 @@ def test_task_data_error_is_value_error() -> None:
 
 
 def test_skip_leaves_out_and_lists_every_bad_line(tmp_path: Path) -> None:
-    from pada.tasks import read_jsonl_task
+    from pada.tasks.jsonl import read_jsonl_task
 
     repeated = {"question": "Which is a metal?", "choices": ["iron", "wood", "iron"], "answer": "iron"}
     path = _write(tmp_path, [GOOD_MC, repeated, "{not json", {**GOOD_MC, "id": "q2"}, {**GOOD_MC}])
@@ -240,7 +240,7 @@ def test_skip_leaves_out_and_lists_every_bad_line(tmp_path: Path) -> None:
 
 
 def test_skip_with_no_valid_line_is_an_error(tmp_path: Path) -> None:
-    from pada.tasks import read_jsonl_task
+    from pada.tasks.jsonl import read_jsonl_task
 
     path = _write(tmp_path, ["{bad", "[1, 2]"])
     with pytest.raises(TaskDataError, match="no valid items: all 2"):
