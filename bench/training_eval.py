@@ -12,7 +12,7 @@ Measures, in one run, alternating the contenders so that load from other process
 Reported numbers are medians over steps / rounds. Run:
 
     nice python bench/training_eval.py                      # SmolLM2-135M from conf/model/smollm2_135m.yaml
-    nice python bench/training_eval.py --set model.source=local --set model.path=/tmp/smollm2_hf
+    nice python bench/training_eval.py --set model.loader.source=local --set model.loader.path=/tmp/smollm2_hf
     python bench/training_eval.py --trainer gpu --steps 12 --eval-items 64   # on a CUDA machine
 
 With ``--trainer gpu`` both training paths run on the GPU under the trainer's precision (bf16 autocast)
@@ -168,7 +168,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2_135m")
     p.add_argument("--trainer", default="cpu")
-    p.add_argument("--set", action="append", default=[], help="override, e.g. model.path=/tmp/smollm2_hf")
+    p.add_argument("--set", action="append", default=[], help="override, e.g. model.loader.path=/tmp/hf")
     p.add_argument("--rounds", type=int, default=3, help="alternations of each comparison")
     p.add_argument("--steps", type=int, default=4, help="training steps per run (the first is warm-up)")
     p.add_argument("--eval-items", type=int, default=16, help="items per evaluation round")

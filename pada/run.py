@@ -224,10 +224,12 @@ def _log_round_artifacts(tracker: Any, out: Path, metrics: dict[str, Any]) -> No
 
 
 def _print_plan(cfg: DictConfig, splits: Splits, out: Path) -> None:
+    from pada.training.models import build_student  # lazy: it imports torch
+
     plan = {
         "experiment": cfg.experiment_name,
         "method": cfg.method.name,
-        "student": f"{cfg.model.name} ({cfg.model.source}: {cfg.model.path})",
+        "student": f"{cfg.model.name} ({build_student(cfg.model).describe()})",
         "teacher": f"{provider_name(cfg.teacher)}: {cfg.teacher.model}",
         "judge": f"{provider_name(cfg.judge)}: {cfg.judge.model}",
         "embedder": cfg.embedder.name,

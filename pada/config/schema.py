@@ -31,8 +31,9 @@ class LoraConfig:
 class ModelConfig:
     """The student SLM.
 
-    ``source`` decides how ``path`` is read: ``asset`` (a name in pada's offline asset store),
-    ``hub`` (a Hugging Face hub id), ``local`` (a folder), or ``tiny_random`` (built in-process).
+    ``loader`` is the node ``hydra.utils.instantiate`` builds the loader from (its ``_target_``:
+    ``pada.training.models.PretrainedStudent``, whose ``source`` says how its ``path`` is read, an
+    ``asset`` name, a ``hub`` id or a ``local`` folder; or ``TinyRandomStudent``, built in-process).
     ``mc_style`` is the multiple-choice format the student is trained and scored in: ``cloze`` (answer
     with the option's text, rank options by likelihood) or ``letter`` (answer with the option letter,
     rank options by the letter's probability); see :mod:`pada.training.prompt`.
@@ -40,8 +41,7 @@ class ModelConfig:
     """
 
     name: str = MISSING
-    source: str = "asset"
-    path: str = MISSING
+    loader: dict[str, Any] = field(default_factory=dict)
     max_length: int = 384
     dtype: str = "auto"
     mc_style: str = "cloze"

@@ -1,18 +1,25 @@
 """Load the student (base model + tokenizer) from a ``ModelConfig``, including the in-process tiny one.
 
-Sources: ``asset`` (pada's offline asset store), ``hub`` (a Hugging Face id), ``local`` (a folder) and
-``tiny_random`` (a tiny random Llama with a BPE tokenizer trained in-process, for tests).
+``model.loader`` names the loader class with ``_target_``: :class:`PretrainedStudent` reads weights
+with ``from_pretrained`` from an ``asset`` (pada's offline asset store), the ``hub`` (a Hugging Face
+id) or a ``local`` folder; :class:`TinyRandomStudent` builds a tiny random Llama with a BPE tokenizer
+trained in-process, for tests.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from pada.config.schema import ModelConfig
+from pada.errors import ConfigError
 from pada.training.prompt import check_style
+
+#: How a :class:`PretrainedStudent`'s ``path`` is read.
+SOURCES = ("asset", "hub", "local")
 
 _DTYPES = {
     "float32": torch.float32,
@@ -167,25 +174,96 @@ def build_tiny_random(seed: int = 0) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
-def resolve_model_dir(model_cfg: ModelConfig) -> str:
-    """Return the local folder or hub id that ``from_pretrained`` should read for a config.
+@dataclass
+class PretrainedStudent:
+    """A student ``from_pretrained`` reads: ``model.loader`` with ``_target_: ...PretrainedStudent``.
 
-    ``asset`` names go through :func:`pada.assets.resolve_model_path` (imported here, lazily, so that
-    tests with the tiny model need no asset store).
+    Args:
+        path: An asset name (pada's offline store), a Hugging Face hub id, or a folder, by ``source``.
+        source: ``asset``, ``hub`` or ``local``: how ``path`` is read (as for the embedder).
     """
-    source = model_cfg.source
-    path = str(model_cfg.path)
-    if source == "asset":
-        from pada.assets import resolve_model_path
 
-        return str(resolve_model_path(source, path))
-    if source in ("hub", "local"):
-        try:
-            from pada.assets import resolve_model_path
-        except ImportError:
-            return path
-        return str(resolve_model_path(source, path))
-    raise ValueError(f"model source {source!r} is not a folder source; use asset, hub, local or tiny_random")
+    path: str
+    source: str = "asset"
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            expected = ", ".join(SOURCES)
+            raise ConfigError(
+                f"config key `model.loader.source` = {self.source!r} is invalid: expected {expected}."
+            )
+
+    def folder(self) -> str:
+        """The local folder (or hub id) that ``from_pretrained`` reads."""
+        from pada.assets import resolve_model_path  # lazy: a tiny student needs no asset store
+
+        return str(resolve_model_path(self.source, str(self.path)))
+
+    def tokenizer(self) -> Any:
+        """The student's tokenizer."""
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self.folder())
+
+    def load(self, dtype: torch.dtype, attn_implementation: str = "auto") -> tuple[Any, Any]:
+        """The base model in ``dtype`` (with ``attn_implementation`` unless ``auto``) and its tokenizer."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = self.folder()
+        extra = {} if attn_implementation == "auto" else {"attn_implementation": attn_implementation}
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
+        return model, AutoTokenizer.from_pretrained(folder)
+
+    def describe(self) -> str:
+        """Where the weights come from, for the run's plan."""
+        return f"{self.source}: {self.path}"
+
+
+@dataclass
+class TinyRandomStudent:
+    """The tiny random Llama of :func:`build_tiny_random`, for tests (``model=tiny_random``)."""
+
+    seed: int = 0
+
+    def tokenizer(self) -> Any:
+        """Its BPE tokenizer, trained in-process."""
+        return build_tiny_tokenizer()
+
+    def load(self, dtype: torch.dtype, attn_implementation: str = "auto") -> tuple[Any, Any]:
+        """The model in ``dtype`` and its tokenizer (the attention implementation is its default)."""
+        model, tokenizer = build_tiny_random(self.seed)
+        return model.to(dtype), tokenizer
+
+    def describe(self) -> str:
+        """For the run's plan."""
+        return f"built in-process, seed {self.seed}"
+
+
+def build_student(model_cfg: ModelConfig) -> Any:
+    """The student loader ``model.loader`` names, built with ``hydra.utils.instantiate``.
+
+    Any class with ``load(dtype, attn_implementation) -> (model, tokenizer)``, ``tokenizer()`` and
+    ``describe()`` will do; :class:`PretrainedStudent` and :class:`TinyRandomStudent` ship.
+
+    Raises:
+        ConfigError: No ``_target_``, or the loader cannot be built from its arguments.
+    """
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    loader = model_cfg.loader
+    if "_target_" not in loader:
+        raise ConfigError(
+            "config key `model.loader._target_` is missing: the student loader, "
+            "e.g. pada.training.models.PretrainedStudent"
+        )
+    try:
+        return instantiate(loader, _convert_="all")
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise ConfigError(f"config key `model.loader` ({loader['_target_']}): {cause or err}") from None
 
 
 def _ensure_pad(tokenizer: Any, model: Any) -> None:
@@ -199,11 +277,7 @@ def _ensure_pad(tokenizer: Any, model: Any) -> None:
 
 def load_tokenizer(model_cfg: ModelConfig) -> Any:
     """Load the student's tokenizer (with a pad token)."""
-    if model_cfg.source == "tiny_random":
-        return build_tiny_tokenizer()
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir(model_cfg))
+    tokenizer = build_student(model_cfg).tokenizer()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -215,7 +289,7 @@ def load_base(
     """Load the base causal LM and its tokenizer from a ``ModelConfig``.
 
     Args:
-        model_cfg: The model config (``name``, ``source``, ``path``, ``dtype``...).
+        model_cfg: The model config (``name``, ``loader``, ``dtype``...).
         accelerator: Where it will run; decides the ``auto`` dtype (float32 on CPU, bfloat16 on GPU).
         dtype: Overrides the config's dtype.
 
@@ -224,17 +298,7 @@ def load_base(
     """
     if dtype is None:
         dtype = resolve_dtype(model_cfg.dtype, accelerator)
-    if model_cfg.source == "tiny_random":
-        model, tokenizer = build_tiny_random()
-        model = model.to(dtype)
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        folder = resolve_model_dir(model_cfg)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        attn = attn_implementation(model_cfg, accelerator)
-        extra = {} if attn == "auto" else {"attn_implementation": attn}
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
+    model, tokenizer = build_student(model_cfg).load(dtype, attn_implementation(model_cfg, accelerator))
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError(f"model {model_cfg.name!r} has no chat template (an instruct model is needed)")
     _ensure_pad(tokenizer, model)

@@ -21,6 +21,7 @@ from pada.errors import ConfigError
         ("trainer.lr=0", "trainer.lr"),
         ("trainer.scheduler=step", "trainer.scheduler"),
         ("model.mc_style=essay", "model.mc_style"),
+        ("model.loader.source=ftp", "model.loader.source"),
         ("model.attn_implementation=fastest", "model.attn_implementation"),
         ("logger.mode=maybe", "logger.mode"),
         ("teacher._target_=pada.teacher.providers.Cohere", "teacher._target_"),

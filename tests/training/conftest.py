@@ -35,8 +35,7 @@ def items() -> list[MCItem]:
 def tiny_model_cfg() -> ModelConfig:
     return ModelConfig(
         name="tiny_random",
-        source="tiny_random",
-        path="tiny_random",
+        loader={"_target_": "pada.training.models.TinyRandomStudent"},
         max_length=96,
         lora=LoraConfig(r=4, alpha=8, dropout=0.1),
     )
