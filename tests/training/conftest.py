@@ -72,4 +72,5 @@ def smollm2_cfg() -> ModelConfig:
     folder = smollm2_dir()
     if folder is None:
         pytest.skip("SmolLM2 asset not available (pada.assets or /tmp/smollm2_hf)")
-    return ModelConfig(name="smollm2_135m", source="local", path=folder, max_length=384)
+    loader = {"_target_": "pada.training.models.PretrainedStudent", "source": "local", "path": folder}
+    return ModelConfig(name="smollm2_135m", loader=loader, max_length=384)
