@@ -49,10 +49,11 @@ class Provider(LMConfig):
     records), ``seeded`` (its API takes a ``seed``, so distinct rollouts sample differently and
     reproducibly), ``has_logprobs`` and ``has_json_schema`` (the defaults of the ``logprobs`` and
     ``json_schema`` keys when they are ``null``), ``needs_key`` (no call works without the key named
-    by ``api_key_env``).
+    by ``api_key_env``), ``prefix`` (LiteLLM's provider prefix of the model string).
     """
 
     name: ClassVar[str] = "provider"
+    prefix: ClassVar[str] = "openai"
     seeded: ClassVar[bool] = False
     has_logprobs: ClassVar[bool] = False
     has_json_schema: ClassVar[bool] = False
@@ -65,10 +66,12 @@ class Provider(LMConfig):
     def endpoint(self, role: str, servers: Any) -> Endpoint:
         """Where this role's calls go; start what has to run (``servers`` owns local processes).
 
+        By default: LiteLLM's own endpoint for ``<prefix>/<model>``, with the key from the environment.
+
         Raises:
             ConfigError: A setting the endpoint needs is missing.
         """
-        raise NotImplementedError
+        return Endpoint(self.prefixed(self.prefix), api_key=self.api_key(role))
 
     def api_key(self, role: str) -> str | None:
         """The key from the environment variable ``api_key_env`` names (never from config).
@@ -125,7 +128,7 @@ class OpenAICompatible(Provider):
                 f"`{role}.api_base` must be set for provider openai_compatible (e.g. http://host:8000/v1)."
             )
         key = self.api_key(role) or LOCAL_KEY
-        return Endpoint(self.prefixed("openai"), api_base=str(self.api_base), api_key=key)
+        return Endpoint(self.prefixed(self.prefix), api_base=str(self.api_base), api_key=key)
 
 
 @dataclass
@@ -138,21 +141,14 @@ class OpenAI(Provider):
     has_json_schema: ClassVar[bool] = True
     needs_key: ClassVar[bool] = True
 
-    def endpoint(self, role: str, servers: Any) -> Endpoint:
-        """``openai/<model>`` with the key from the environment."""
-        return Endpoint(self.prefixed("openai"), api_key=self.api_key(role))
-
 
 @dataclass
 class Anthropic(Provider):
     """Anthropic's API (no seeds, no log-probabilities); the key from ``api_key_env``."""
 
     name: ClassVar[str] = "anthropic"
+    prefix: ClassVar[str] = "anthropic"
     needs_key: ClassVar[bool] = True
-
-    def endpoint(self, role: str, servers: Any) -> Endpoint:
-        """``anthropic/<model>`` with the key from the environment."""
-        return Endpoint(self.prefixed("anthropic"), api_key=self.api_key(role))
 
 
 @dataclass
@@ -160,10 +156,11 @@ class Bedrock(Provider):
     """AWS Bedrock; LiteLLM reads the AWS credentials (environment or profile) itself."""
 
     name: ClassVar[str] = "bedrock"
+    prefix: ClassVar[str] = "bedrock"
 
     def endpoint(self, role: str, servers: Any) -> Endpoint:
         """``bedrock/<model>``, no key: the AWS environment is LiteLLM's to read."""
-        return Endpoint(self.prefixed("bedrock"))
+        return Endpoint(self.prefixed(self.prefix))
 
 
 #: The shipped providers, by their ``conf/teacher`` option name.
