@@ -49,6 +49,7 @@ from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
 from pada.tasks import build_task
 from pada.tasks.io import read_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
+from pada.teacher.providers import provider_name
 
 if TYPE_CHECKING:  # the agents (and DSPy) are imported only by runs that call the teacher
     from pada.agents.records import Analysis, Pattern, Strategy
@@ -825,8 +826,11 @@ class PadaRecipe:
         return build_task(self.cfg.dataset).description
 
     def _lm_settings(self, role: str) -> dict[str, Any]:
+        # The provider by name (not its class path): run folders from before providers were classes
+        # keep their settings hash, so they resume without paying the teacher again.
         lm = OmegaConf.to_container(self.cfg[role], resolve=True)
-        return {k: lm[k] for k in ("_target_", "model", "api_base", "temperature", "max_tokens")}
+        settings = {k: lm[k] for k in ("model", "api_base", "temperature", "max_tokens")}
+        return {"provider": provider_name(lm), **settings}
 
     def teacher_usage(self) -> dict[str, Any]:
         """Return the teacher and judge usage of this process so far (``calls`` includes ``cache_hits``)."""
