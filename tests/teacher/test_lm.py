@@ -6,9 +6,7 @@ import os
 import signal
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import dspy
 import pytest
@@ -17,7 +15,7 @@ from omegaconf import OmegaConf
 from pada.config.schema import LMConfig
 from pada.errors import ConfigError
 from pada.teacher.lm import build_lm, dspy_cache_at, open_lms
-from pada.teacher.providers import LOCAL_KEY, PROVIDERS, Endpoint, Provider, build_provider, provider_name
+from pada.teacher.providers import LOCAL_KEY, PROVIDERS, provider_name
 from pada.teacher.server import LlamaServer, LlamaServerError, find_binary, llama_env, running_servers
 
 
@@ -100,32 +98,6 @@ def test_keyed_providers_read_the_environment_only(monkeypatch, provider, prefix
 def test_bedrock_uses_the_aws_environment():
     h = build_lm(lm_cfg(provider="bedrock", model="anthropic.claude-v2", api_base=None, api_key_env="AWS_X"))
     assert h.lm.model == "bedrock/anthropic.claude-v2" and "api_key" not in h.lm.kwargs
-
-
-def test_a_target_that_is_no_provider_is_named():
-    for target in ("pada.teacher.providers.CarrierPigeon", "pada.mining.Embedder", "os.path"):
-        with pytest.raises(ConfigError, match=r"judge\._target_.*LocalServer"):
-            build_lm(lm_cfg(_target_=target), role="judge")
-
-
-@dataclass
-class Echo(Provider):
-    """A provider of one's own: an OpenAI-compatible endpoint under a fixed LiteLLM prefix."""
-
-    name: ClassVar[str] = "echo"
-    seeded: ClassVar[bool] = True
-
-    def endpoint(self, role, servers):
-        return Endpoint(self.prefixed("hosted_vllm"), api_base=str(self.api_base))
-
-
-def test_a_provider_of_ones_own_is_one_class_named_by_target():
-    h = build_lm(lm_cfg(_target_=f"{__name__}.Echo", model="m"))
-    assert h.lm.model == "hosted_vllm/m" and h.provider == "echo" and h.seeded
-    assert h.lm.kwargs["api_base"] == "http://10.0.0.1:8000/v1" and "api_key" not in h.lm.kwargs
-    assert not h.logprobs  # a provider says what its endpoint supports; the base class claims nothing
-    built = build_provider(lm_cfg(_target_=f"{__name__}.Echo", concurrency=3))
-    assert isinstance(built, Echo) and built.concurrency == 3 and built._target_ == f"{__name__}.Echo"
 
 
 def test_budgets_and_adapter_are_optional_keys():
