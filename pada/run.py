@@ -91,7 +91,7 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) -> float | None:
-    from pada.loop.recipe import PadaRecipe
+    from pada.loop.recipe import PadaRecipe, open_agents
     from pada.tracking import Tracker
 
     folder = RunFolder(out)
@@ -132,7 +132,15 @@ def _run_in(cfg: DictConfig, out: Path, chash: str, resumed_from: str | None) ->
         _recursive_=False,
     )
     with tracker:
-        recipe = PadaRecipe(cfg, folder, splits.as_dict(), reserve=splits.reserve, select_ids=splits.select)
+        parts = splits.as_dict()
+        recipe = PadaRecipe(
+            cfg,
+            folder,
+            parts,
+            reserve=splits.reserve,
+            select_ids=splits.select,
+            agents=lambda: open_agents(cfg, folder.root, parts),  # opened when a stage needs the teacher
+        )
         rounds_so_far: list[dict[str, Any]] = []
 
         def on_round(metrics: dict[str, Any]) -> None:

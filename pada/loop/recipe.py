@@ -185,7 +185,8 @@ class PadaRecipe:
         select_ids: The validation items that choose the round (best round, early stopping); the
             others are mined for patterns. Empty: all of validation does both.
         agents: Opens the agent suite (a context manager), called once, when a stage first needs
-            the teacher; by default :func:`open_agents` from the config. Tests pass their own.
+            the teacher (``python -m pada`` passes :func:`open_agents` on the config; tests pass
+            their own). The recipe builds none of its collaborators from the config itself.
         gate: The quality gate's checks; by default built on first use against the training split,
             every synthetic item so far and the held-out splits.
     """
@@ -199,7 +200,7 @@ class PadaRecipe:
         *,
         reserve: Sequence[Item] = (),
         select_ids: Collection[str] = (),
-        agents: Callable[[], contextlib.AbstractContextManager[AgentSuite]] | None = None,
+        agents: Callable[[], contextlib.AbstractContextManager[AgentSuite]],
         gate: QualityGate | None = None,
     ) -> None:
         self.cfg = cfg
@@ -212,7 +213,7 @@ class PadaRecipe:
         self.rounds: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self._stack = contextlib.ExitStack()
-        self._open_agents = agents or (lambda: open_agents(cfg, folder.root, splits))
+        self._open_agents = agents
         self._agents: AgentSuite | None = None
         self._gate = gate
         self._usage_mark: dict[str, Any] = {}
