@@ -90,6 +90,7 @@ def build_task(dataset: Any) -> Task:
     """
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
+    from omegaconf.errors import MissingMandatoryValue
 
     from pada.config.schema import DatasetConfig, typed
 
@@ -101,6 +102,9 @@ def build_task(dataset: Any) -> Task:
         )
     try:
         task = instantiate(loader, _convert_="all")
+    except MissingMandatoryValue as err:  # a ??? left unset, e.g. dataset=jsonl without its path
+        key = err.full_key if err.full_key.startswith("dataset.") else f"dataset.loader.{err.full_key}"
+        raise TaskDataError(f"{key}: missing; set it, e.g. {key}=...") from None
     except InstantiationException as err:
         cause = err.__cause__
         if isinstance(cause, TaskDataError):

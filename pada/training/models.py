@@ -250,6 +250,7 @@ def build_student(model_cfg: ModelConfig) -> Any:
     """
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
+    from omegaconf.errors import MissingMandatoryValue
 
     loader = model_cfg.loader
     if "_target_" not in loader:
@@ -259,6 +260,9 @@ def build_student(model_cfg: ModelConfig) -> Any:
         )
     try:
         return instantiate(loader, _convert_="all")
+    except MissingMandatoryValue as err:  # a ??? left unset
+        key = err.full_key if err.full_key.startswith("model.") else f"model.loader.{err.full_key}"
+        raise ConfigError(f"config key `{key}` is missing; set it, e.g. {key}=...") from None
     except InstantiationException as err:
         cause = err.__cause__
         if isinstance(cause, ConfigError):

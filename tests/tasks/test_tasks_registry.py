@@ -58,6 +58,11 @@ def test_a_bad_loader_is_named(tmp_path: Path) -> None:
                                                     "sources": ["physics"]}}).load()  # fmt: skip
 
 
+def test_a_loader_argument_left_unset_is_named(compose) -> None:
+    with pytest.raises(TaskDataError, match=r"dataset\.loader\.path: missing"):
+        build_task(compose("dataset=jsonl").dataset)  # jsonl.yaml's path: ???
+
+
 def test_the_task_kind_must_be_dataset_kind() -> None:
     with pytest.raises(TaskDataError, match="multiple_choice"):
         build_task(

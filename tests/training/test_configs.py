@@ -68,5 +68,7 @@ def test_a_student_loader_is_named_by_target_and_a_bad_one_by_its_key(compose):
     with pytest.raises(ConfigError, match=r"model\.loader.*width"):
         build_student(typed(ModelConfig, {"name": "m", "loader": {
             "_target_": "pada.training.models.TinyRandomStudent", "width": 2}}))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"model\.loader\.path` is missing"):
+        build_student(compose("model.loader.path=???").model)
     with pytest.raises(ConfigError, match=r"model\.loader\._target_"):
         build_student(typed(ModelConfig, {"name": "m"}))
