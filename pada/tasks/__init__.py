@@ -88,28 +88,12 @@ def build_task(dataset: Any) -> Task:
         TaskDataError: The loader cannot be built (a missing ``_target_``, an argument it does not
             take, a bad value), or its kind is not ``dataset.kind``.
     """
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-    from omegaconf.errors import MissingMandatoryValue
-
+    from pada.config.build import build
     from pada.config.schema import DatasetConfig, typed
 
     dataset = typed(DatasetConfig, dataset)
     loader = dataset.loader
-    if "_target_" not in loader:
-        raise TaskDataError(
-            "dataset.loader._target_: missing (the task class, e.g. pada.tasks.SciReasonTask)"
-        )
-    try:
-        task = instantiate(loader, _convert_="all")
-    except MissingMandatoryValue as err:  # a ??? left unset, e.g. dataset=jsonl without its path
-        key = err.full_key if err.full_key.startswith("dataset.") else f"dataset.loader.{err.full_key}"
-        raise TaskDataError(f"{key}: missing; set it, e.g. {key}=...") from None
-    except InstantiationException as err:
-        cause = err.__cause__
-        if isinstance(cause, TaskDataError):
-            raise cause from None
-        raise TaskDataError(f"dataset.loader ({loader._target_}): {cause or err}") from None
+    task = build(loader, "dataset.loader", "pada.tasks.SciReasonTask", TaskDataError)
     if not isinstance(task, Task):
         raise TaskDataError(
             f"dataset.loader._target_={loader._target_!r}: not a task (it needs kind, description and load())"

@@ -248,26 +248,9 @@ def build_student(model_cfg: ModelConfig) -> Any:
     Raises:
         ConfigError: No ``_target_``, or the loader cannot be built from its arguments.
     """
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-    from omegaconf.errors import MissingMandatoryValue
+    from pada.config.build import build
 
-    loader = model_cfg.loader
-    if "_target_" not in loader:
-        raise ConfigError(
-            "config key `model.loader._target_` is missing: the student loader, "
-            "e.g. pada.training.models.PretrainedStudent"
-        )
-    try:
-        return instantiate(loader, _convert_="all")
-    except MissingMandatoryValue as err:  # a ??? left unset
-        key = err.full_key if err.full_key.startswith("model.") else f"model.loader.{err.full_key}"
-        raise ConfigError(f"config key `{key}` is missing; set it, e.g. {key}=...") from None
-    except InstantiationException as err:
-        cause = err.__cause__
-        if isinstance(cause, ConfigError):
-            raise cause from None
-        raise ConfigError(f"config key `model.loader` ({loader['_target_']}): {cause or err}") from None
+    return build(model_cfg.loader, "model.loader", "pada.training.models.PretrainedStudent")
 
 
 def _ensure_pad(tokenizer: Any, model: Any) -> None:

@@ -59,7 +59,7 @@ def test_a_bad_loader_is_named(tmp_path: Path) -> None:
 
 
 def test_a_loader_argument_left_unset_is_named(compose) -> None:
-    with pytest.raises(TaskDataError, match=r"dataset\.loader\.path: missing"):
+    with pytest.raises(TaskDataError, match=r"dataset\.loader\.path` is missing"):
         build_task(compose("dataset=jsonl").dataset)  # jsonl.yaml's path: ???
 
 
