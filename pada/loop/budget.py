@@ -1,12 +1,19 @@
-"""How a round's budget of accepted synthetic items is shared out.
+"""How a round's budget of accepted synthetic items is shared out, and kept track of.
 
 Every method is compared at the same number of accepted synthetic items per round; these helpers
-decide how many of them each path (validation patterns, training errors) and each strategy owes.
+decide how many of them each path (validation patterns, training errors) and each strategy owes,
+and :class:`Quotas` counts, attempt by attempt, what each path has asked for and had accepted.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The path whose items are written from training failures, one failure per item.
+TRAIN_ERROR = "train_error"
 
 
 def path_quotas(budget: int, val_share: float, use_val: bool, use_train: bool) -> tuple[int, int]:
@@ -42,3 +49,92 @@ def proportional(total: int, weights: Sequence[float]) -> list[int]:
     for i in order[: total - sum(shares)]:
         shares[i] += 1
     return shares
+
+
+def items_to_ask(need: int, accepted: int, asked: int, cap: float = 4.0) -> int:
+    """How many items to ask for when ``need`` accepted items are still missing on a path.
+
+    A first attempt asks for ``need``; a later one asks for as many as the path's yield so far
+    (accepted / asked) says will give ``need`` accepted items, at most ``cap`` times ``need``.
+    """
+    if asked <= 0:
+        return need
+    rate = max(accepted / asked, 1.0 / cap)
+    return min(math.ceil(need / rate), math.ceil(need * cap))
+
+
+@dataclass
+class Quotas:
+    """Each path's quota of accepted items, and what the generate stage's attempts have asked and got.
+
+    ``failures`` are the training failures that seed the training-error path, one item each. They are
+    asked in a queue: failures not asked yet first, then those whose item was rejected (asked again,
+    with new rollouts), then, when fewer failures than missing items are left, those whose item was
+    accepted (a second item), so that every method can reach the same budget.
+    """
+
+    quota: dict[str, int]
+    failures: Sequence[Any] = ()
+    accepted: dict[str, int] = field(init=False)
+    asked: dict[str, int] = field(init=False)  # items asked per path (their yield sizes the next attempt)
+    requested: int = field(init=False, default=0)
+    _queue: list[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.accepted = dict.fromkeys(self.quota, 0)
+        self.asked = dict.fromkeys(self.quota, 0)
+        self._queue = list(self.failures)
+
+    def missing(self) -> dict[str, int]:
+        """Accepted items each path still lacks (zero or less once its quota is met)."""
+        return {p: self.quota[p] - self.accepted[p] for p in self.quota}
+
+    def filled(self, path: str) -> bool:
+        """Whether ``path`` has its quota of accepted items."""
+        return self.accepted[path] >= self.quota[path]
+
+    @property
+    def full(self) -> bool:
+        """Whether every path has its quota."""
+        return all(self.filled(p) for p in self.quota)
+
+    def ask(self, path: str) -> int:
+        """How many items this attempt asks of ``path`` (by its yield so far), counted as asked."""
+        n = self._to_ask(path)
+        self._count(path, n)
+        return n
+
+    def next_failures(self) -> list[Any]:
+        """The training failures this attempt asks an item for, taken off the queue."""
+        n = self._to_ask(TRAIN_ERROR)
+        if n > len(self._queue):
+            waiting = {r.id for r in self._queue}
+            self._queue += [r for r in self.failures if r.id not in waiting][: n - len(self._queue)]
+        seeds, self._queue = self._queue[:n], self._queue[n:]
+        self._count(TRAIN_ERROR, len(seeds))
+        return seeds
+
+    def _to_ask(self, path: str) -> int:
+        need = self.quota[path] - self.accepted[path]
+        return items_to_ask(need, self.accepted[path], self.asked[path]) if need > 0 else 0
+
+    def _count(self, path: str, n: int) -> None:
+        self.asked[path] += n
+        self.requested += n
+
+    def accept(self, path: str) -> None:
+        """Count one accepted item on ``path``."""
+        self.accepted[path] += 1
+
+    def ask_again(self, failures: Sequence[Any]) -> None:
+        """Put failures whose item was rejected (or never came) back at the end of the queue."""
+        self._queue += list(failures)
+
+    def shortfalls(self, t: int, attempts: int) -> list[str]:
+        """One note per path that missed its quota after ``attempts`` attempts in round ``t``."""
+        return [
+            f"round {t}: {p} path accepted {self.accepted[p]} of its quota of {self.quota[p]} items "
+            f"after {attempts} attempts"
+            for p in self.quota
+            if not self.filled(p)
+        ]

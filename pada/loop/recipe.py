@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import random
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf
 from pada.config.validate import augments
 from pada.io import read_json, read_jsonl, write_json, write_jsonl
 from pada.loop.artifacts import RunFolder, Stage, attempt_id
-from pada.loop.budget import path_quotas, proportional
+from pada.loop.budget import TRAIN_ERROR, Quotas, path_quotas, proportional
 from pada.loop.effects import (
     centroid,
     forgetting,
@@ -99,18 +98,6 @@ def generic_strategy(task: str, free_form: bool = False) -> Any:
         what_to_vary=vary,
         what_to_avoid=avoid,
     )
-
-
-def items_to_ask(need: int, accepted: int, asked: int, cap: float = 4.0) -> int:
-    """How many items to ask for when ``need`` accepted items are still missing on a path.
-
-    A first attempt asks for ``need``; a later one asks for as many as the path's yield so far
-    (accepted / asked) says will give ``need`` accepted items, at most ``cap`` times ``need``.
-    """
-    if asked <= 0:
-        return need
-    rate = max(accepted / asked, 1.0 / cap)
-    return min(math.ceil(need / rate), math.ceil(need * cap))
 
 
 def _items_from_dicts(rows: Sequence[dict[str, Any]]) -> list[Item]:
@@ -569,73 +556,74 @@ class PadaRecipe:
         train_quota: int,
         path: str = "pattern",
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        samples: list[dict[str, Any]] = []
-        notes: list[str] = []
-        requested = 0
-        accepted = {path: 0, "train_error": 0}
-        quota = {path: val_quota if strategies else 0, "train_error": train_quota}
-        queue = list(train_failures)  # failures not asked yet, then those whose item was rejected
+        """The generate stage's attempts: write what each path still lacks, gate it, until all are full.
+
+        Each attempt is the two steps of ``augment``: :meth:`_write_attempt` (the Data Generation
+        Agent), then :meth:`_gate_attempt` (the Quality Control Agent and checks). They alternate
+        because the gate's yield in one attempt sizes the next (:func:`pada.loop.budget.items_to_ask`).
+        """
+        quotas = Quotas({path: val_quota if strategies else 0, TRAIN_ERROR: train_quota}, train_failures)
         exemplars = self._exemplars(t)
-        progress = Progress(f"round {t}: accepted synthetic items", sum(quota.values()))
-        per_call = max(1, int(self.cfg.generation.items_per_call))
-        agents = self.agents
-        asked = {p: 0 for p in quota}  # items asked per path so far (their yield sizes the next attempt)
-        for attempt in range(self.cfg.generation.max_attempts):
-            tasks: list[Callable[[], list[Any]]] = []
-            need = quota[path] - accepted[path]
-            if need > 0:
-                ask = items_to_ask(need, accepted[path], asked[path])
-                asked[path] += ask
-                for strategy, n in zip(strategies, proportional(ask, weights), strict=True):
-                    if n:
-                        # A fresh id per attempt gives fresh rollouts: regenerating asks for new items.
-                        tagged = replace(strategy, id=attempt_id(strategy.id, attempt))
-                        tasks.append(
-                            lambda s=tagged, n=n: agents.generate_from_strategy(s, exemplars, n, path)
-                        )
-                        requested += n
-            need = quota["train_error"] - accepted["train_error"]
-            ask = items_to_ask(need, accepted["train_error"], asked["train_error"]) if need > 0 else 0
-            if ask > len(queue):
-                # Fewer failures left than items to ask: a failure whose item was accepted seeds
-                # another (new rollouts), so that every method reaches the same budget.
-                waiting = {r.id for r in queue}
-                queue += [r for r in train_failures if r.id not in waiting][: ask - len(queue)]
-            seeds, queue = queue[:ask], queue[ask:]
-            asked["train_error"] += len(seeds)
-            for i in range(0, len(seeds), per_call):  # several failures per call, one item each
-                tasks.append(lambda chunk=seeds[i : i + per_call]: agents.generate_from_train_errors(chunk))
-            requested += len(seeds)
-            # Strategies and chunks of failures are independent: their calls run side by side.
-            batch = agents.in_parallel(tasks)
+        progress = Progress(f"round {t}: accepted synthetic items", sum(quotas.quota.values()))
+        samples: list[dict[str, Any]] = []
+        attempts = int(self.cfg.generation.max_attempts)
+        for attempt in range(attempts):
+            batch, seeds = self._write_attempt(attempt, quotas, strategies, weights, exemplars, path)
             if not batch:
                 break
-            decisions, verdicts = self._gate_attempt(batch, {p: quota[p] - accepted[p] for p in quota})
+            decisions, verdicts = self._gate_attempt(batch, quotas.missing())
+            kept: set[str] = set()  # training failures whose item was accepted
             for g, d in zip(batch, decisions, strict=True):
-                v = verdicts.get(g.id)
-                if d.accepted and accepted[g.path] >= quota[g.path]:
+                if d.accepted and quotas.filled(g.path):
                     d = GateDecision(d.item_id, False, ["budget: the path's quota was already filled"])
                 if d.accepted:
-                    accepted[g.path] += 1
-                samples.append(self._sample_row(g, d, v, attempt))
-                if d.accepted and g.path == "train_error":
-                    seeds = [r for r in seeds if r.id != g.origin]
-            queue += seeds  # their items were rejected (or none came): ask them again next attempt
-            progress.update(sum(accepted.values()))
-            if all(accepted[p] >= quota[p] for p in quota):
+                    quotas.accept(g.path)
+                    if g.path == TRAIN_ERROR:
+                        kept.add(g.origin)
+                samples.append(self._sample_row(g, d, verdicts.get(g.id), attempt))
+            quotas.ask_again([r for r in seeds if r.id not in kept])
+            progress.update(sum(quotas.accepted.values()))
+            if quotas.full:
                 break
-        for path in quota:
-            if accepted[path] < quota[path]:
-                notes.append(
-                    f"round {t}: {path} path accepted {accepted[path]} of its quota of {quota[path]} items "
-                    f"after {self.cfg.generation.max_attempts} attempts"
-                )
         failures = self.agents.failures
         write_jsonl(
             self.folder.stage_dir(t, "generate") / "agent_failures.jsonl", [f.to_dict() for f in failures]
         )
-        stats = {"requested": requested, "quota": quota, "accepted": accepted, "notes": notes}
+        stats = {
+            "requested": quotas.requested,
+            "quota": quotas.quota,
+            "accepted": quotas.accepted,
+            "notes": quotas.shortfalls(t, attempts),
+        }
         return samples, stats
+
+    def _write_attempt(
+        self,
+        attempt: int,
+        quotas: Quotas,
+        strategies: list[Strategy],
+        weights: list[int],
+        exemplars: list[Item],
+        path: str,
+    ) -> tuple[list[Any], list[EvalRecord]]:
+        """Data Generation Agent, one attempt: the items each path is asked for, and the failures asked.
+
+        Each strategy gets its weight's share of what its path asks; training failures go several to
+        a call, one item each. Strategies and chunks of failures are independent, so their calls run
+        side by side.
+        """
+        agents = self.agents
+        tasks: list[Callable[[], list[Any]]] = []
+        for strategy, n in zip(strategies, proportional(quotas.ask(path), weights), strict=True):
+            if n:
+                # A fresh id per attempt gives fresh rollouts: regenerating asks for new items.
+                tagged = replace(strategy, id=attempt_id(strategy.id, attempt))
+                tasks.append(lambda s=tagged, n=n: agents.generate_from_strategy(s, exemplars, n, path))
+        seeds = quotas.next_failures()
+        per_call = max(1, int(self.cfg.generation.items_per_call))
+        for i in range(0, len(seeds), per_call):
+            tasks.append(lambda chunk=seeds[i : i + per_call]: agents.generate_from_train_errors(chunk))
+        return agents.in_parallel(tasks), seeds
 
     def _gate_attempt(
         self, batch: list[Any], need: dict[str, int]
@@ -666,7 +654,8 @@ class PadaRecipe:
         """Judge in waves, two items per judge slot, until each path has enough items that passed.
 
         A path's remaining items are not judged once what it still needs has passed the judge: asking
-        for more items than are missing (see :func:`items_to_ask`) costs no judge call for the surplus.
+        for more items than are missing (:func:`pada.loop.budget.items_to_ask`) costs no judge call
+        for the surplus.
         """
         width = 2 * max(1, int(self.cfg.judge.concurrency))
         threshold = float(self.cfg.quality_gate.judge_threshold)

@@ -111,7 +111,7 @@ def test_fewer_failures_than_the_quota_seed_a_second_item_each(tmp_path: Path) -
 
 
 def test_later_attempts_ask_for_what_the_yield_so_far_says_is_needed() -> None:
-    from pada.loop.recipe import items_to_ask
+    from pada.loop.budget import items_to_ask
 
     assert items_to_ask(25, accepted=0, asked=0) == 25  # the first attempt asks for what is missing
     assert items_to_ask(10, accepted=20, asked=40) == 20  # half were accepted: ask twice as many
