@@ -77,13 +77,18 @@ class Quotas:
     failures: Sequence[Any] = ()
     accepted: dict[str, int] = field(init=False)
     asked: dict[str, int] = field(init=False)  # items asked per path (their yield sizes the next attempt)
-    requested: int = field(init=False, default=0)
     _queue: list[Any] = field(init=False)
+    _asking: list[Any] = field(init=False, default_factory=list)  # this attempt's failures
 
     def __post_init__(self) -> None:
         self.accepted = dict.fromkeys(self.quota, 0)
         self.asked = dict.fromkeys(self.quota, 0)
         self._queue = list(self.failures)
+
+    @property
+    def requested(self) -> int:
+        """Items asked over all paths and attempts."""
+        return sum(self.asked.values())
 
     def missing(self) -> dict[str, int]:
         """Accepted items each path still lacks (zero or less once its quota is met)."""
@@ -101,7 +106,7 @@ class Quotas:
     def ask(self, path: str) -> int:
         """How many items this attempt asks of ``path`` (by its yield so far), counted as asked."""
         n = self._to_ask(path)
-        self._count(path, n)
+        self.asked[path] += n
         return n
 
     def next_failures(self) -> list[Any]:
@@ -110,25 +115,24 @@ class Quotas:
         if n > len(self._queue):
             waiting = {r.id for r in self._queue}
             self._queue += [r for r in self.failures if r.id not in waiting][: n - len(self._queue)]
-        seeds, self._queue = self._queue[:n], self._queue[n:]
-        self._count(TRAIN_ERROR, len(seeds))
-        return seeds
+        self._asking, self._queue = self._queue[:n], self._queue[n:]
+        self.asked[TRAIN_ERROR] += len(self._asking)
+        return list(self._asking)
 
     def _to_ask(self, path: str) -> int:
         need = self.quota[path] - self.accepted[path]
         return items_to_ask(need, self.accepted[path], self.asked[path]) if need > 0 else 0
 
-    def _count(self, path: str, n: int) -> None:
-        self.asked[path] += n
-        self.requested += n
-
-    def accept(self, path: str) -> None:
-        """Count one accepted item on ``path``."""
+    def accept(self, path: str, origin: str | None = None) -> None:
+        """Count one accepted item on ``path``; on the training-error path, ``origin`` is its failure."""
         self.accepted[path] += 1
+        if path == TRAIN_ERROR:
+            self._asking = [r for r in self._asking if r.id != origin]
 
-    def ask_again(self, failures: Sequence[Any]) -> None:
-        """Put failures whose item was rejected (or never came) back at the end of the queue."""
-        self._queue += list(failures)
+    def end_attempt(self) -> None:
+        """Put this attempt's failures whose item was rejected (or never came) back in the queue."""
+        self._queue += self._asking
+        self._asking = []
 
     def shortfalls(self, t: int, attempts: int) -> list[str]:
         """One note per path that missed its quota after ``attempts`` attempts in round ``t``."""

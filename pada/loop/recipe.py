@@ -568,20 +568,17 @@ class PadaRecipe:
         samples: list[dict[str, Any]] = []
         attempts = int(self.cfg.generation.max_attempts)
         for attempt in range(attempts):
-            batch, seeds = self._write_attempt(attempt, quotas, strategies, weights, exemplars, path)
+            batch = self._write_attempt(attempt, quotas, strategies, weights, exemplars, path)
             if not batch:
                 break
             decisions, verdicts = self._gate_attempt(batch, quotas.missing())
-            kept: set[str] = set()  # training failures whose item was accepted
             for g, d in zip(batch, decisions, strict=True):
                 if d.accepted and quotas.filled(g.path):
                     d = GateDecision(d.item_id, False, ["budget: the path's quota was already filled"])
                 if d.accepted:
-                    quotas.accept(g.path)
-                    if g.path == TRAIN_ERROR:
-                        kept.add(g.origin)
+                    quotas.accept(g.path, g.origin)
                 samples.append(self._sample_row(g, d, verdicts.get(g.id), attempt))
-            quotas.ask_again([r for r in seeds if r.id not in kept])
+            quotas.end_attempt()  # failures whose item was rejected are asked again
             progress.update(sum(quotas.accepted.values()))
             if quotas.full:
                 break
@@ -605,8 +602,8 @@ class PadaRecipe:
         weights: list[int],
         exemplars: list[Item],
         path: str,
-    ) -> tuple[list[Any], list[EvalRecord]]:
-        """Data Generation Agent, one attempt: the items each path is asked for, and the failures asked.
+    ) -> list[Any]:
+        """Data Generation Agent, one attempt: the items each path is asked for.
 
         Each strategy gets its weight's share of what its path asks; training failures go several to
         a call, one item each. Strategies and chunks of failures are independent, so their calls run
@@ -623,7 +620,7 @@ class PadaRecipe:
         per_call = max(1, int(self.cfg.generation.items_per_call))
         for i in range(0, len(seeds), per_call):
             tasks.append(lambda chunk=seeds[i : i + per_call]: agents.generate_from_train_errors(chunk))
-        return agents.in_parallel(tasks), seeds
+        return agents.in_parallel(tasks)
 
     def _gate_attempt(
         self, batch: list[Any], need: dict[str, int]

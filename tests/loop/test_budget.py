@@ -26,9 +26,9 @@ def test_a_first_attempt_asks_each_path_for_its_quota() -> None:
 
 def test_rejected_failures_are_asked_again_after_the_unasked_ones() -> None:
     quotas = Quotas({TRAIN_ERROR: 3}, FAILURES)
-    first = quotas.next_failures()  # a, b, c
-    quotas.accept(TRAIN_ERROR)  # a's item passed; b's and c's were rejected
-    quotas.ask_again(first[1:])
+    assert [f.id for f in quotas.next_failures()] == ["a", "b", "c"]
+    quotas.accept(TRAIN_ERROR, "a")  # a's item passed; b's and c's were rejected
+    quotas.end_attempt()
 
     # One accepted of three asked: two missing at a yield of 1/3 asks for six, but only b and c
     # wait, so a (accepted) seeds a second item.
