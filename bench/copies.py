@@ -1,7 +1,7 @@
 """How often the error-correcting path writes back the failure it was shown, on the embedded teacher.
 
 The workload: N training problems of a task (default: GSM8K, ``experiment=gsm8k``) posed as failures
-with a wrong student answer (the correct number plus one), or a run's real training failures
+with a wrong student answer (as `pada.calibrate.corrupt` marks one), or a run's real training failures
 (``--records``). They go to the error-correcting generator once, chunked as the loop chunks them
 (``generation.items_per_call`` failures a request; the generator asks for fewer per call when
 ``teacher.max_tokens`` cannot hold that many worked solutions). It counts the problems the teacher
@@ -36,14 +36,6 @@ offline.apply()
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _wrong(answer: str) -> str:
-    """A wrong final answer for a posed failure: the number plus one, else a fixed wrong word."""
-    try:
-        return str(int(float(answer.replace(",", ""))) + 1)
-    except ValueError:
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Pose N training problems as failures, run the error-correcting path once on them, count copies."""
     p = argparse.ArgumentParser(prog="python bench/copies.py", description=__doc__.split("\n")[0])
@@ -60,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from pada.agents import AgentSuite
-    from pada.calibrate import compose
+    from pada.calibrate import compose, corrupt
     from pada.data import prepare_splits
     from pada.tasks import build_task
     from pada.tasks.io import read_records
@@ -72,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.records:
         failures = [r for r in read_records(args.records) if not r.correct][: args.n]
     else:
-        posed = random.Random(args.seed).sample(list(splits.train), min(args.n, len(splits.train)))
+        rng = random.Random(args.seed)
+        train = list(splits.train)
+        posed = rng.sample(train, min(args.n, len(train)))
         failures = [
-            EvalRecord(i.id, "train", i.question, [], _wrong(i.answer), i.answer, False) for i in posed
+            EvalRecord(i.id, "train", i.question, [], corrupt(i, rng, train).answer, i.answer, False)
+            for i in posed
         ]
     start = time.perf_counter()
     with AgentSuite.open(cfg.teacher, None, cfg.embedder, cfg.pattern_mining, cfg.generation, run_dir=out,
