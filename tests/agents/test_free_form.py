@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from pada.agents.context import MAX_TOKENS
 from pada.agents.judging import FREE_FORM_NO_ANSWER
 from pada.agents.records import GeneratedItem, Strategy
 from pada.loop.quality_gate import judge_score
@@ -383,7 +384,8 @@ def test_free_form_judge_decodes_greedily_and_samples_its_retries(make_suite):
     suite = make_suite(ScriptedEngine(), judge_engine=judge)
     [verdict] = suite.judge([free_item()])
     assert verdict.accepted
-    assert seen == [(0.0, 192), (0.7, 192)]  # greedy first; the retry samples instead of repeating
+    cap = MAX_TOKENS["judge_solve_free_form"]
+    assert seen == [(0.0, cap), (0.7, cap)]  # greedy first; the retry samples instead of repeating
 
 
 def test_mixed_items_are_judged_each_its_own_way_in_order(make_suite):
@@ -504,7 +506,8 @@ def test_the_fixture_teacher_answers_the_free_form_agents():
     )
     solves = [c for c in teacher.calls if "#### <answer>" in str(c["messages"][0]["content"])]
     assert len(solves) == 5 and all(
-        c["temperature"] == 0.0 and c["max_completion_tokens"] == 192 for c in solves
+        c["temperature"] == 0.0 and c["max_completion_tokens"] == MAX_TOKENS["judge_solve_free_form"]
+        for c in solves
     )
     assert all(not c.get("response_format") for c in solves)
 
