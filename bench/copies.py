@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from pada.agents import AgentSuite
     from pada.calibrate import compose, corrupt
     from pada.data import prepare_splits
-    from pada.loop.quality_gate import judge_score
+    from pada.loop.quality_gate import judge_score, passes_judge
     from pada.tasks import build_task
     from pada.tasks.io import read_records
     from pada.tasks.schema import EvalRecord
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         usage = agents.usage.to_dict()["agents"].get("error_generation", {})
         threshold = float(cfg.quality_gate.judge_threshold)
         verdicts = agents.judge(kept) if args.judge and kept else []
-        passed = [judge_score(v) > 0 and judge_score(v) >= threshold for v in verdicts]
+        passed = [passes_judge(judge_score(v), threshold) for v in verdicts]
         judging = [u for name, u in agents.usage.to_dict()["agents"].items() if name.startswith("judge")]
     wall = time.perf_counter() - start
     dropped = int(usage.get("dropped", 0))

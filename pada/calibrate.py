@@ -131,7 +131,9 @@ def calibrate(cfg: Any, n: int, seed: int, checks: bool, out_dir: Path) -> dict[
 
 def acceptance(rows: list[dict[str, Any]], threshold: float) -> float:
     """The share of rows the gate accepts at ``threshold`` (an endorsed label with at least that score)."""
-    return sum(r["score"] > 0 and r["score"] >= threshold for r in rows) / len(rows) if rows else 0.0
+    from pada.loop.quality_gate import passes_judge
+
+    return sum(passes_judge(r["score"], threshold) for r in rows) / len(rows) if rows else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,16 @@ def judge_score(verdict: Any) -> float:
     return float(verdict.score)
 
 
+def passes_judge(score: float, threshold: float) -> bool:
+    """Whether a judge score (:func:`judge_score`) clears ``quality_gate.judge_threshold``.
+
+    The one acceptance rule of the gate, its calibration and the benches: the judge must endorse the
+    item (a score above 0) with at least ``threshold``, so a threshold of 0 still asks for an
+    endorsement rather than letting every verdict through.
+    """
+    return score > 0 and score >= threshold
+
+
 @dataclass
 class GateDecision:
     """The gate's decision on one item, with every reason it was rejected."""
@@ -236,10 +246,10 @@ class QualityGate:
             if judge_scores is not None:
                 if item.id in judge_scores:
                     score, why = judge_scores[item.id]
-                    if score < self.cfg.judge_threshold:
-                        reasons.append(
-                            f"judge: score {score:.2f} < {self.cfg.judge_threshold}: " + "; ".join(why)
-                        )
+                    threshold = self.cfg.judge_threshold
+                    if not passes_judge(score, threshold):
+                        short = f"{score:.2f} < {threshold}" if score < threshold else "0 (not endorsed)"
+                        reasons.append(f"judge: score {short}: " + "; ".join(why))
                 elif not reasons:
                     reasons.append("judge: no verdict from the judge")
             ok = not reasons

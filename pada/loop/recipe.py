@@ -44,7 +44,7 @@ from pada.loop.effects import (
     summarize_effects,
 )
 from pada.loop.progress import Progress
-from pada.loop.quality_gate import GateDecision, QualityGate, judge_score
+from pada.loop.quality_gate import GateDecision, QualityGate, judge_score, passes_judge
 from pada.tasks import build_task
 from pada.tasks.io import read_records
 from pada.tasks.schema import EvalRecord, Item, MCItem, QAItem
@@ -669,7 +669,7 @@ class PadaRecipe:
             for v in self.agents.judge(wave):
                 verdicts[v.item_id] = v
             for g in wave:
-                passed[g.path] += judge_score(verdicts[g.id]) >= threshold
+                passed[g.path] += passes_judge(judge_score(verdicts[g.id]), threshold)
             pending = [g for g in pending if g.id not in verdicts]
         return verdicts
 

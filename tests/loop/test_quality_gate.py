@@ -96,23 +96,44 @@ def test_contamination_with_held_out_items_is_rejected() -> None:
     assert "val/1" in " ".join(decision.reasons)
 
 
-def test_judge_threshold_and_missing_verdicts() -> None:
-    g = gate()
-    a = mc(
+#: Two synthetic items for the judge tests.
+JUDGED = (
+    mc(
         "syn/a",
         "Which planet in our solar system is known as the red planet?",
         ("Mars", "Venus", "Jupiter", "Mercury"),
-    )
-    b = mc(
+    ),
+    mc(
         "syn/b",
         "What is the boiling point of pure water at sea level in Celsius?",
         ("100", "90", "80", "120"),
-    )
+    ),
+)
+
+
+def test_judge_threshold_and_missing_verdicts() -> None:
+    g = gate()
+    a, b = JUDGED
     c = mc("syn/c", "Which organ pumps blood through the human body?", ("heart", "liver", "lung", "kidney"))
     decisions = g.check([a, b, c], {"syn/a": (0.9, ["ok"]), "syn/b": (0.2, ["labelled answer is wrong"])})
     assert [d.accepted for d in decisions] == [True, False, False]
     assert "labelled answer is wrong" in decisions[1].reasons[0]
     assert "no verdict" in decisions[2].reasons[0]
+
+
+def test_a_zero_threshold_still_asks_the_judge_to_endorse() -> None:
+    from pada.calibrate import acceptance
+    from pada.loop.quality_gate import passes_judge
+
+    assert passes_judge(0.3, 0.3) and not passes_judge(0.29, 0.3)
+    assert passes_judge(0.01, 0.0) and not passes_judge(0.0, 0.0)
+    g = gate(judge_threshold=0.0)
+    a, b = JUDGED
+    decisions = g.check([a, b], {"syn/a": (0.4, ["ok"]), "syn/b": (0.0, ["another option is best"])})
+    assert [d.accepted for d in decisions] == [True, False]
+    assert decisions[1].reasons == ["judge: score 0 (not endorsed): another option is best"]
+    # The calibration counts by the same rule as the gate.
+    assert acceptance([{"score": 0.4}, {"score": 0.0}], 0.0) == 0.5
 
 
 def test_items_carrying_instructions_are_rejected() -> None:
