@@ -61,12 +61,15 @@ class DatasetConfig:
     ``select_size`` (a count or a fraction of validation) keeps that part of validation for choosing
     the round; patterns are mined on the rest. ``0``: all of validation does both.
     Lines a loader skipped (``JsonlTask(invalid_items="skip")``) are listed in the run's
-    ``data/skipped.jsonl``. Free-form tasks: ``final_answer`` is the rule that finds the final answer
-    in generated text (:mod:`pada.tasks.answers`), ``max_new_tokens`` how much the student may write.
+    ``data/skipped.jsonl``. ``path`` is the data file of a task read from one (``dataset=jsonl``:
+    its loader's ``path`` follows it, as its ``kind`` follows ``kind``). Free-form tasks:
+    ``final_answer`` is the rule that finds the final answer in generated text
+    (:mod:`pada.tasks.answers`), ``max_new_tokens`` how much the student may write.
     """
 
     name: str = MISSING
     kind: str = "multiple_choice"
+    path: str | None = None
     loader: dict[str, Any] = field(default_factory=dict)
     train_size: float = 400
     val_size: float = 200

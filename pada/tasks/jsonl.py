@@ -180,7 +180,7 @@ class JsonlTask:
 
     def __post_init__(self) -> None:
         if not self.path:
-            raise TaskDataError("dataset.loader.path: the jsonl task needs the path of a .jsonl file")
+            raise TaskDataError("dataset.path: the jsonl task needs the path of a .jsonl file")
         if self.kind not in KINDS:
             raise TaskDataError(f"dataset.kind={self.kind!r}: expected one of {', '.join(KINDS)}")
         if self.invalid_items not in INVALID_ITEMS:

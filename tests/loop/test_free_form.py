@@ -171,7 +171,19 @@ def gsm_items(prefix: str, n: int, offset: int = 0) -> list[QAItem]:
     return out
 
 
-@pytest.mark.parametrize("method", ["pada", "llm2llm", "pada_no_clustering", "generic_synthetic"])
+#: Where each method's items may come from.
+PATHS = {
+    "pada": {"pattern", "train_error"},
+    "llm2llm": {"train_error"},
+    "pada_no_clustering": {"pattern", "train_error"},
+    "pada_no_val_patterns": {"train_error"},
+    "pada_no_train_errors": {"pattern"},
+    "pada_no_quality_gate": {"pattern", "train_error"},
+    "generic_synthetic": {"generic"},
+}
+
+
+@pytest.mark.parametrize("method", list(PATHS))
 def test_a_round_of_augmentation_on_a_free_form_task(compose, tmp_path: Path, method: str) -> None:
     cfg = compose(
         "dataset=gsm8k", f"method={method}", "generation.budget=4", "generation.items_per_call=2",
@@ -202,7 +214,11 @@ def test_a_round_of_augmentation_on_a_free_form_task(compose, tmp_path: Path, me
         json.loads(line) for line in (tmp_path / "round_0/generate/samples.jsonl").read_text().splitlines()
     ]
     assert all(s["item"]["kind"] == "free_form" for s in samples)
-    assert all(s["verdict"] and s["verdict"]["judge_answer"] for s in samples if not s["reasons"])
+    assert {s["path"] for s in samples} <= PATHS[method]
+    if method == "pada_no_quality_gate":
+        assert all(s["verdict"] is None for s in samples)  # no judge was asked
+    else:
+        assert all(s["verdict"] and s["verdict"]["judge_answer"] for s in samples if not s["reasons"])
     # Nothing the agents were sent mentions options or letters.
     prompts = "\n".join(str(m.get("content", "")) for _, messages in agents.prompts for m in messages)
     assert "multiple-choice" not in prompts.lower() and "Options:" not in prompts

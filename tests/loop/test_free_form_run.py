@@ -72,14 +72,33 @@ def test_a_users_worked_answer_file_runs_the_whole_loop(tmp_path: Path) -> None:
         }
         for i in load_gsm8k()[:120]
     ]
+    # Real data is dirty: one line without its answer is skipped, listed and counted, not fatal.
+    rows.insert(7, {"id": "mine-broken", "question": "How many apples are left?"})
     path = tmp_path / "my_task.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     run = tmp_path / "mine"
     with serve() as teacher:
         run_pada(teacher.api_base, run, "dataset=jsonl", "dataset.kind=free_form",
-                 f"dataset.loader.path={path}", "dataset.max_new_tokens=24", "model.max_length=256",
-                 "method=llm2llm")  # fmt: skip
+                 f"dataset.path={path}", "dataset.loader.invalid_items=skip", "dataset.max_new_tokens=24",
+                 "model.max_length=256", "method=llm2llm")  # fmt: skip
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["final"]["synthetic_items"] == 4
+    assert metrics["skipped_items"] == 1
+    [skipped] = read_jsonl(run / "data" / "skipped.jsonl")
+    assert (
+        skipped["line"] == 8 and "answer" in skipped["reason"] and skipped["file"].endswith("my_task.jsonl")
+    )
+    assert "1 invalid line(s)" in (run / "summary.md").read_text()
     items = read_jsonl(run / "round_0" / "generate" / "accepted.jsonl")
     assert all(i["kind"] == "free_form" and i["solution"] for i in items)
+
+
+def test_plain_fine_tuning_runs_on_a_worked_answer_task(tmp_path: Path) -> None:
+    run = tmp_path / "sft"
+    with serve() as teacher:
+        run_pada(teacher.api_base, run, *GSM8K, "method=sft")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["final"]["synthetic_items"] == 0
+    assert not (run / "round_0" / "generate").exists()  # sft asks the teacher for nothing
+    records = read_jsonl(run / "round_0" / "evaluate" / "test_records.jsonl")
+    assert len(records) == 16 and all(r["output_text"] is not None for r in records)

@@ -66,6 +66,16 @@ def test_good_free_form_file(tmp_path: Path) -> None:
     assert not items[1].fail("lima.")
 
 
+def test_a_worked_solution_is_read_when_present(tmp_path: Path) -> None:
+    rows = [
+        {"question": "3 bags of 4 apples?", "solution": " 3 * 4 = 12. ", "answer": 12},
+        {"question": "7 * 6?", "solution": None, "answer": "42"},
+        {"question": "9 - 2?", "solution": "  ", "answer": "7"},
+    ]
+    items = load_jsonl(_write(tmp_path, rows), kind="free_form")
+    assert [it.solution for it in items] == ["3 * 4 = 12.", None, None]
+
+
 def test_numeric_free_form_answer_is_text(tmp_path: Path) -> None:
     items = load_jsonl(_write(tmp_path, [{"question": "7 * 6?", "answer": 42}]), kind="free_form")
     assert items[0].answer == "42"
@@ -201,6 +211,7 @@ BAD_QA = [
     ([{"id": "a", "question": "q?", "answer": ["x"]}], ['field "answer"', "an array"]),
     ([{"id": "a", "question": "q?", "answer": "  "}], ['field "answer"', "empty"]),
     ([{"id": "a", "question": "", "answer": "x"}], ['field "question"', "empty"]),
+    ([{"id": "a", "question": "q?", "answer": "x", "solution": ["step"]}], ['field "solution"', "an array"]),
     (
         [{"id": "a", "question": "q?", "answer": "x", "choices": ["x", "y"]}],
         ['field "choices"', "multiple_choice"],

@@ -39,13 +39,18 @@ def test_the_loader_node_builds_the_task_and_reads_nothing_until_load(tmp_path: 
 def test_composed_datasets_build_their_tasks(compose) -> None:
     task = build_task(compose("dataset=scireason", "dataset.loader.sources=[sciq]").dataset)
     assert isinstance(task, SciReasonTask) and task.sources == ["sciq"]
-    cfg = compose("dataset=jsonl", "dataset.loader.path=x.jsonl", "dataset.kind=free_form")
+    cfg = compose("dataset=jsonl", "dataset.path=x.jsonl", "dataset.kind=free_form")
     task = build_task(cfg.dataset)
     assert task.kind == "free_form" and "final answer" in task.description  # kind follows dataset.kind
+    assert task.path == "x.jsonl"  # and the loader's path follows dataset.path
+    # The loader's own key still works, and wins.
+    assert build_task(compose("dataset=jsonl", "dataset.loader.path=y.jsonl").dataset).path == "y.jsonl"
+    with pytest.raises(TaskDataError, match=r"dataset\.path: the jsonl task needs"):
+        build_task(compose("dataset=jsonl").dataset)
 
 
 def test_a_bad_loader_is_named(tmp_path: Path) -> None:
-    with pytest.raises(TaskDataError, match=r"dataset\.loader\.path"):
+    with pytest.raises(TaskDataError, match=r"dataset\.path"):
         build_task(jsonl(None))
     with pytest.raises(TaskDataError, match=r"dataset\.loader.*sources"):
         build_task(jsonl(_file(tmp_path), sources=["sciq"]))  # an argument JsonlTask does not take
@@ -60,7 +65,7 @@ def test_a_bad_loader_is_named(tmp_path: Path) -> None:
 
 def test_a_loader_argument_left_unset_is_named(compose) -> None:
     with pytest.raises(TaskDataError, match=r"dataset\.loader\.path` is missing"):
-        build_task(compose("dataset=jsonl").dataset)  # jsonl.yaml's path: ???
+        build_task(compose("dataset=jsonl", "dataset.loader.path=???").dataset)
 
 
 def test_the_task_kind_must_be_dataset_kind() -> None:
