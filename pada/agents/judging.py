@@ -16,7 +16,7 @@ that the scored solve lets through (docs/benchmarks.md).
 
 A free-form item has no options to score: the judge solves it blind in one decoded call (a few lines
 of reasoning and ``#### <answer>``, at temperature 0 and a small ``max_tokens``), its final answer is
-read with :func:`pada.tasks.answers.extract_final_answer` (``auto``), and the item is endorsed when
+read as a generated item's is (:func:`pada.agents.parsing.clean_final_answer`), and the item is endorsed when
 that answer agrees with the item's (:func:`pada.tasks.answers.answers_match`): score 1, else 0. Its
 written checks (``answer_correct``, ``fits_target``, ``clear``, ``factual``) read the worked solution.
 """
@@ -28,9 +28,9 @@ from typing import Any
 
 from pada.agents.context import MAX_TOKENS, AgentContext, clip, letter_and_text
 from pada.agents.modules import BatchOptionScorer, FreeFormSolver, OptionScorer, QualityJudge
-from pada.agents.parsing import ParseError, format_options, parse_letter
+from pada.agents.parsing import ParseError, clean_final_answer, format_options, parse_letter
 from pada.agents.records import GeneratedItem, Verdict
-from pada.tasks.answers import answers_match, extract_final_answer
+from pada.tasks.answers import answers_match
 from pada.tasks.schema import LETTERS, QAItem
 from pada.teacher.scoring import best_option, numbered_option_probabilities, option_probabilities
 
@@ -175,14 +175,15 @@ class Judge:
         """The judge's blind final answer to a free-form item (``""`` if it reached none).
 
         One decoded call per item, cached like every other: the judge writes a few lines of reasoning
-        and ``#### <answer>``; the answer is read with ``extract_final_answer(text, "auto")``. A reply
-        without one is a parse failure (retried; the runner samples its retries).
+        and ``#### <answer>``; the answer is read as a generated item's is
+        (:func:`pada.agents.parsing.clean_final_answer`: ``"#### 10 hours"`` and ``"#### 50 - 40 = 10"``
+        read ``"10"``). A reply without one is a parse failure (retried; the runner samples its retries).
         """
         runner = self.ctx.judge
         question = item.question if not item.context else f"{item.context}\n{item.question}"
 
         def parse(pred: Any) -> str:
-            answer = extract_final_answer(str(pred.text or ""), "auto")
+            answer = clean_final_answer(pred.text)
             if not answer:
                 raise ParseError("no final answer in the judge's solution")
             return answer

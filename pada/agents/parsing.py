@@ -153,10 +153,15 @@ def clean_final_answer(value: Any) -> str:
     """A generated final answer as a reference: the answer alone, a plain number when it states one.
 
     ``"#### 18"``, ``"The answer is 18."``, ``"$18"`` and ``"18 apples"`` all give ``"18"``, and
-    ``"1,000"`` gives ``"1000"`` (GSM8K's own form); a text answer (``"Lima"``) is kept as written.
-    ``""`` when nothing is left.
+    ``"1,000"`` gives ``"1000"`` (GSM8K's own form); an answer written as its computation
+    (``"50 - 5 = 45"``, ``"The change is $100 - $60 = $40"``) gives the number after its last ``=``;
+    a text answer (``"Lima"``) is kept as written. ``""`` when nothing is left.
     """
     text = extract_final_answer(str(value if value is not None else "").strip(), "auto")
+    if as_number(text) is None and "=" in text:
+        result = text.rsplit("=", 1)[1].strip().rstrip(".").strip()
+        if as_number(result) is not None or _NUMBER_AND_UNITS.match(result):
+            text = result
     if as_number(text) is None and (m := _NUMBER_AND_UNITS.match(text)):
         text = m.group(1)
     if as_number(text) is not None:

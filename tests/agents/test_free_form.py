@@ -348,7 +348,15 @@ def test_free_form_judge_answers_compare_as_numbers(make_suite):
     judge = ScriptedEngine({"free_solve": ["So she pays $1,200.00 in all.\n#### $1,200.00"]})
     suite = make_suite(ScriptedEngine(), judge_engine=judge)
     [verdict] = suite.judge([free_item("1200")])
-    assert verdict.accepted and verdict.judge_answer == "$1,200.00"
+    assert verdict.accepted and verdict.judge_answer == "1200.00"
+
+
+@pytest.mark.parametrize("reply", ["She works 50 - 40 = 10 hours.\n#### 10 hours", "#### 50 - 40 = 10"])
+def test_the_judges_answer_is_read_as_a_generated_items(make_suite, reply):
+    judge = ScriptedEngine({"free_solve": [reply]})
+    suite = make_suite(ScriptedEngine(), judge_engine=judge)
+    [verdict] = suite.judge([free_item("10")])
+    assert verdict.accepted and verdict.judge_answer == "10"
 
 
 def test_free_form_judge_disagrees(make_suite):

@@ -180,6 +180,10 @@ def test_to_qa_item_rejects(raw, message):
         ("50%", "50%"),
         ("Lima", "Lima"),
         ("Step one.\n5 + 3 = 8\n#### 8", "8"),
+        ("50 - 5 = 45", "45"),  # an answer written as its computation: the result
+        ("The change you will get is $100 - $60 = $40", "40"),
+        ("300 + 100 x 5 = 450 widgets", "450"),
+        ("x = y", "x = y"),  # no number after the "=": kept as written
         (None, ""),
         ("", ""),
     ],
