@@ -136,7 +136,8 @@ def read_jsonl_task(
             item = _line_item(raw, lineno, path, kind, first_line_of_id)
         except TaskDataError as err:
             if invalid_items == "error":
-                raise
+                hint = "; dataset.loader.invalid_items=skip leaves such lines out and lists them"
+                raise TaskDataError(f"{err}{hint}") from None
             skipped.append(SkippedLine(str(path), lineno, str(err).removeprefix(f"{path} line {lineno}: ")))
             continue
         if item is not None:

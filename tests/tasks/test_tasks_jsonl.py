@@ -140,9 +140,11 @@ def test_answer_not_among_choices_message(tmp_path: Path) -> None:
     path = _write(tmp_path, [GOOD_MC, {**GOOD_MC, "id": "q2"}, "", "", "", "", item])
     with pytest.raises(TaskDataError) as err:
         load_jsonl(path)
-    assert str(err.value).endswith(
+    message, hint = str(err.value).split("; ")
+    assert message.endswith(
         'data.jsonl line 7: field "answer": "Paris" is not among the choices ["Rome", "Oslo"]'
     )
+    assert hint == "dataset.loader.invalid_items=skip leaves such lines out and lists them"
 
 
 def test_answer_case_hint(tmp_path: Path) -> None:
