@@ -153,6 +153,14 @@ def _judging(teacher: TeacherServer, run: Path) -> bool:
 
 KILL_POINTS = {
     # name: (when to kill, a stage that must not be finished yet)
+    # The run folder and its state exist, but no stage has finished: the data are being split or the
+    # first adapter trained.
+    "before_any_stage": (
+        lambda teacher, run: (
+            (run / "run_state.json").exists() and not list(run.glob("round_*/*/manifest.json"))
+        ),
+        ("round_0", "fine_tune"),
+    ),
     "fine_tuning": (lambda teacher, run: (run / "round_1" / "fine_tune").exists(), ("round_1", "fine_tune")),
     # The first chunk of analyses (4 calls, all in flight at once) is done, the second is in flight
     # (its answers are held back for a few seconds, see SLOW_CALLS).
@@ -230,3 +238,9 @@ def test_killed_run_resumes_without_paying_twice(tmp_path: Path, finished_run, p
     assert final["attempt"]["teacher_calls_paid"] == calls_on_resume
     summary = (second / "summary.md").read_text()
     assert f"This attempt paid for {calls_on_resume} teacher calls" in summary and "resumed from `" in summary
+    # What was reused is said as it was: a count of finished stages, or that none had finished.
+    assert final["attempt"]["stages_finished_before"] == len(done_before)
+    if not done_before:
+        reused = "no stage had finished before, so nothing was reused"
+        assert f"Attempt 2, resumed from `{first}`: {reused}" in summary
+    assert "`None`" not in summary
