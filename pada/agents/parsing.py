@@ -108,6 +108,31 @@ def _fields_and_question(raw: Any) -> tuple[dict[str, Any], str]:
     return d, question
 
 
+# Where a question's own option list starts: " A. ", " (A) ", " A) " after the stem.
+_INLINE_A = re.compile(r"\s\(?A[\).:]\s")
+
+
+def _inline_options(question: str, letters: list[str]) -> tuple[str, list[str]]:
+    """A question whose options are bare letters: its option texts, when the question lists them.
+
+    A small model sometimes writes ``"question": "Which ...? A. Rose B. Banana C. Pineapple D. Cherry"``
+    with ``"options": ["A", "B", "C", "D"]``; the texts are read back out of the question. A question
+    that lists no options keeps its letters (``"Which letter stands for carbon?"``).
+
+    Raises:
+        ParseError: The question lists options, but not one for each letter.
+    """
+    m = _INLINE_A.search(question)
+    if not m:
+        return question, letters
+    texts = [clean_option(o) for o in _as_list(question[m.start() :].strip())]
+    if len(texts) != len(letters) or not all(texts):
+        raise ParseError(
+            f"the options are bare letters and the question lists {len(texts)} options, not {len(letters)}"
+        )
+    return question[: m.start()].strip(), texts
+
+
 def to_mc_item(raw: Any, item_id: str, meta: dict[str, Any] | None = None) -> tuple[MCItem, str]:
     """Validate one generated question and build an :class:`MCItem` (``source="synthetic"``).
 
@@ -125,6 +150,8 @@ def to_mc_item(raw: Any, item_id: str, meta: dict[str, Any] | None = None) -> tu
     d, question = _fields_and_question(raw)
     options = [clean_option(o) for o in _as_list(d.get("options") or d.get("choices") or [])]
     options = [o for o in options if o]
+    if len(options) >= 2 and all(o == LETTERS[i] for i, o in enumerate(options)):
+        question, options = _inline_options(question, options)
     if len(options) < 2:
         raise ParseError(f"needs at least 2 options, got {len(options)}")
     if len(options) > len(LETTERS):

@@ -107,10 +107,27 @@ def test_to_mc_item_from_lenient_model():
     assert item.source == "synthetic" and item.meta == {"path": "pattern"}
 
 
+def test_to_mc_item_reads_options_written_into_the_question():
+    # As the 1.5B teacher wrote it in a real run: the texts in the question, bare letters as options.
+    raw = {
+        "question": "Which type of plant has its seeds enclosed in a fruit? "
+        "A. Rose B. Banana C. Pineapple D. Cherry",
+        "options": ["A", "B", "C", "D"],
+        "answer": "D",
+    }
+    item, _ = to_mc_item(raw, "syn-1")
+    assert item.question == "Which type of plant has its seeds enclosed in a fruit?"
+    assert item.choices == ("Rose", "Banana", "Pineapple", "Cherry") and item.answer_letter == "D"
+    # Options that are letters stay as they are when the question lists none.
+    letters = {"question": "Which letter stands for carbon?", "options": ["A", "B", "C"], "answer": "C"}
+    assert to_mc_item(letters, "syn-2")[0].choices == ("A", "B", "C")
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
         ({"question": "", "options": ["a", "b"], "answer": "A"}, "question"),
+        ({"question": "Which? A. Bar B. Line", "options": ["A", "B", "C"], "answer": "A"}, "bare letters"),
         ({"question": "Which one?", "options": ["a"], "answer": "A"}, "at least 2"),
         ({"question": "Which one?", "options": ["a", "  "], "answer": "A"}, "at least 2"),
         ({"question": "Which one?", "options": ["same", "Same"], "answer": "A"}, "duplicate"),
