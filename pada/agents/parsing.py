@@ -116,21 +116,21 @@ def _inline_options(question: str, letters: list[str]) -> tuple[str, list[str]]:
     """A question whose options are bare letters: its option texts, when the question lists them.
 
     A small model sometimes writes ``"question": "Which ...? A. Rose B. Banana C. Pineapple D. Cherry"``
-    with ``"options": ["A", "B", "C", "D"]``; the texts are read back out of the question. A question
-    that lists no options keeps its letters (``"Which letter stands for carbon?"``).
+    with ``"options": ["A", "B", "C", "D"]``; the texts are read back out of the question.
 
     Raises:
-        ParseError: The question lists options, but not one for each letter.
+        ParseError: The question does not list one option for each letter. Options that are
+            letters and nothing more (``"What is the correct answer for the following question?"``,
+            written in a real run) are far more often such a slip than a question about letters.
     """
     m = _INLINE_A.search(question)
-    if not m:
-        return question, letters
-    texts = [clean_option(o) for o in _as_list(question[m.start() :].strip())]
+    start = m.start() if m else len(question)
+    texts = [clean_option(o) for o in _as_list(question[start:].strip())]
     if len(texts) != len(letters) or not all(texts):
         raise ParseError(
             f"the options are bare letters and the question lists {len(texts)} options, not {len(letters)}"
         )
-    return question[: m.start()].strip(), texts
+    return question[:start].strip(), texts
 
 
 def to_mc_item(raw: Any, item_id: str, meta: dict[str, Any] | None = None) -> tuple[MCItem, str]:

@@ -100,9 +100,10 @@ def structural_problems(item: Item, cfg: QualityGateConfig) -> list[str]:
         )
     if not 2 <= len(item.choices) <= 8:
         problems.append(f"structure: {len(item.choices)} options (expected 2 to 8)")
-    normalized = [normalize_text(c) for c in item.choices]
-    if any(not c for c in normalized):
+    # Empty means no letter or digit at all: "A" or "The" normalize to nothing yet are options.
+    if any(not re.search(r"\w", c) for c in item.choices):
         problems.append("structure: an empty option")
+    normalized = [normalize_text(c) for c in item.choices]
     if len(set(normalized)) != len(normalized):
         problems.append("structure: two options say the same thing, so the answer is not unique")
     return problems

@@ -118,9 +118,10 @@ def test_to_mc_item_reads_options_written_into_the_question():
     item, _ = to_mc_item(raw, "syn-1")
     assert item.question == "Which type of plant has its seeds enclosed in a fruit?"
     assert item.choices == ("Rose", "Banana", "Pineapple", "Cherry") and item.answer_letter == "D"
-    # Options that are letters stay as they are when the question lists none.
-    letters = {"question": "Which letter stands for carbon?", "options": ["A", "B", "C"], "answer": "C"}
-    assert to_mc_item(letters, "syn-2")[0].choices == ("A", "B", "C")
+    # Letters with no texts anywhere are refused (a real run wrote this one).
+    bare = {"question": "What is the correct answer for the following question?", "options": ["A", "B"]}
+    with pytest.raises(ParseError, match="lists 0 options, not 2"):
+        to_mc_item({**bare, "answer": "B"}, "syn-2")
 
 
 @pytest.mark.parametrize(

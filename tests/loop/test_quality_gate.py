@@ -53,6 +53,11 @@ def test_structure_rejects_repeated_options_and_short_questions() -> None:
     bad = mc("s/2", "Which of these is a primary color?", ("red", "Red", "green", "blue"))
     assert any("same thing" in p for p in structural_problems(bad, cfg))
     assert structural_problems(mc("s/3", "Which of these is a primary color?"), cfg) == []
+    empty = mc("s/4", "Which of these is a primary color?", ("red", " - ", "green"))
+    assert structural_problems(empty, cfg) == ["structure: an empty option"]
+    # Options that normalize to nothing ("A" and "The" are articles) are still options.
+    letters = mc("s/5", "Which letter stands for the element carbon?", ("A", "B", "C"), 2)
+    assert structural_problems(letters, cfg) == []
 
 
 def test_exact_and_near_duplicates_are_rejected() -> None:
